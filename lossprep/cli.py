@@ -1,0 +1,50 @@
+"""The ``lossprep`` command.
+
+Subcommands live in their own modules and are imported only when run, so ``lossprep quiz``
+starts without importing torch. Each module offers ``add_arguments(parser)`` and
+``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "device": ("lossprep.cli_device", "show the device the demos run on and the devices available"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lossprep import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="lossprep",
+        description="An interview-prep course on ML loss functions: book, graded exercises, quiz.",
+    )
+    parser.add_argument("--version", action="version", version=f"lossprep {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

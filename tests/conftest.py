@@ -1,0 +1,28 @@
+"""Shared fixtures. The book is built once per session, strictly, into _build/html."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the whole book strictly (warnings are errors, every cell executed, results
+    cached by jupyter-cache) and return the HTML folder."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", "--all", "--warningiserror", "--nitpick", "--keep-going", str(ROOT)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-8000:]
+        pytest.fail(f"strict book build failed (exit {proc.returncode}):\n{tail}", pytrace=False)
+    html = ROOT / "_build" / "html"
+    assert (html / "index.html").is_file()
+    return html
