@@ -162,12 +162,21 @@ class CheckResult:
 
 
 def _mp_values(expr: sp.Expr, symbols: Sequence[sp.Symbol], columns: Sequence[np.ndarray], dps: int) -> np.ndarray:
+    """Evaluate ``expr`` exactly enough at each point. Where ``dps`` digits are not enough
+    (``1 - sigmoid(1000)`` cancels to 0 and its log is infinite), retry with 20 times more."""
     f = sp.lambdify(symbols, expr, modules="mpmath")
     out = np.empty(len(columns[0]), dtype=np.float64)
-    with mpmath.workdps(dps):
-        for i in range(len(out)):
-            args = [mpmath.mpf(float(c[i])) for c in columns]
-            out[i] = float(f(*args))
+    for i in range(len(out)):
+        for digits in (dps, 20 * dps):
+            with mpmath.workdps(digits):
+                args = [mpmath.mpf(float(c[i])) for c in columns]
+                try:
+                    value = float(f(*args))
+                except (ZeroDivisionError, ValueError):
+                    value = float("nan")
+            if np.isfinite(value):
+                break
+        out[i] = value
     return out
 
 
