@@ -1,0 +1,1 @@
+"""Hidden tests, one module per assignment: ``PARTS`` maps a test cell's grade id to its tests."""
