@@ -1,0 +1,57 @@
+"""Chapter sources follow the course's conventions (checked without executing anything)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if p.read_text().startswith("---\njupytext:"))
+PLOTTING = re.compile(r"\bplt\.(show|subplots|figure)\b|\bplots\.(loss_and_gradient|bars)\(")
+
+
+def test_there_are_chapters():
+    names = {p.stem for p in CHAPTERS}
+    assert {"likelihoods", "regression"} <= names, names
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_and_alt_text(path: Path):
+    nb = jupytext.read(path)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not PLOTTING.search(cell.source):
+            continue
+        meta = cell.metadata.get("mystnb", {})
+        caption = meta.get("figure", {}).get("caption", "").strip()
+        alt = meta.get("image", {}).get("alt", "").strip()
+        assert caption, f"{path.name} cell {i}: a plotting cell without mystnb.figure.caption"
+        assert alt, f"{path.name} cell {i}: a plotting cell without mystnb.image.alt"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_opens_and_closes_the_same_way(path: Path):
+    text = path.read_text()
+    assert "**What you will be able to do**" in text or "## What you will be able to do" in text, path.name
+    first_code = jupytext.read(path).cells
+    code = [c.source for c in first_code if c.cell_type == "code"]
+    assert code and "get_device()" in code[0] and "manual_seed" in code[0], f"{path.name}: first cell sets seed and device"
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert headings[-3:] == ["Interview view", "Summary", "Self-check"], f"{path.name} ends with {headings[-3:]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_prose_states_no_decimal_number_that_is_not_glued(path: Path):
+    """Numbers with decimals or thousands in prose must come from code (glue); small integers
+    and numbers inside math, code and metadata are allowed."""
+    nb = jupytext.read(path)
+    offenders = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\{glue[^}]*\}`[^`]*`", " ", cell.source, flags=re.S)
+        for m in re.finditer(r"(?<![\w.])\d+(?:[.,]\d+)+%?", text):
+            offenders.append(m.group(0))
+    assert not offenders, f"{path.name}: numbers in prose not produced by a code cell: {offenders}"
