@@ -14,6 +14,7 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "device": ("lossprep.cli_device", "show the device the demos run on and the devices available"),
+    "check": ("autograder.check", "grade an exercise notebook against the hidden tests (--json for a machine-readable report)"),
 }
 
 
