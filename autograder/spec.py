@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Call", "Outcome", "Test", "MODES", "load_cases", "part_of"]
+__all__ = ["Call", "Outcome", "Test", "MODES", "load_cases", "assignment_of"]
 
 MODES = ("value", "value_grad", "fit_linear", "module")
 
@@ -89,7 +89,7 @@ def load_cases(assignment: str) -> ModuleType:
     return importlib.import_module(f"autograder.cases.{assignment}")
 
 
-def part_of(grade_id: str) -> str:
+def assignment_of(grade_id: str) -> str:
     """The assignment a grade id ``NAME-KIND-PART`` belongs to."""
     name, sep, _ = grade_id.partition("-")
     if not sep:

@@ -83,18 +83,19 @@ def noise_models() -> list[NoiseModel]:
     ]
 
 
-def check_loss(model: NoiseModel) -> dict[str, sp.Expr]:
+def check_loss(model: NoiseModel) -> dict[sp.Rel, sp.Expr]:
     """``d NLL / d y_hat`` divided by ``d loss / d y_hat``, on each side of the kink
-    (keys ``"e > 0"`` and ``"e < 0"`` for the error ``e = y - y_hat``).
+    (keys ``e > 0`` and ``e < 0``, SymPy relations in the error ``e = y - y_hat``).
 
     When both sides give the same positive constant (free of ``y`` and ``y_hat``), the NLL is
     the loss up to a positive scale and an additive constant, so both have the same minimiser.
     Sides are taken separately because |e| and the pinball loss have a kink at ``e = 0``.
     """
     t = sp.Symbol("t", positive=True)
+    e_sym = sp.Symbol("e", real=True)
     d_nll, d_loss = sp.diff(model.nll, y_hat), sp.diff(model.loss, y_hat)
     out = {}
-    for side, e in (("e > 0", t), ("e < 0", -t)):
+    for side, e in ((e_sym > 0, t), (e_sym < 0, -t)):
         sub = {y_hat: y - e}
         out[side] = sp.simplify(d_nll.subs(sub) / d_loss.subs(sub))
     return out

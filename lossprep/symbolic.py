@@ -144,12 +144,11 @@ class CheckResult:
 
     def __str__(self) -> str:
         mark = "passed" if self.passed else "FAILED"
-        return (
-            f"{mark}: {self.n} points, worst value error {self.max_value_error:.2g} and worst "
-            f"gradient error {self.max_grad_error:.2g} in units of the tolerance "
-            f"(rtol={self.rtol:g}, atol={self.atol:g})"
-            + ("" if self.passed else f"; worst point {self.worst}")
+        text = (
+            f"{mark} on {self.n} points (worst error / tolerance: "
+            f"value {self.max_value_error:.1g}, gradient {self.max_grad_error:.1g})"
         )
+        return text if self.passed else f"{text}; worst at {self.worst}"
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.passed else "#cf222e"

@@ -55,3 +55,16 @@ def test_prose_states_no_decimal_number_that_is_not_glued(path: Path):
         for m in re.finditer(r"(?<![\w.])\d+(?:[.,]\d+)+%?", text):
             offenders.append(m.group(0))
     assert not offenders, f"{path.name}: numbers in prose not produced by a code cell: {offenders}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_page(path: Path):
+    """The page's code column shows about 88 characters; longer lines scroll out of sight."""
+    long = [
+        (i, line)
+        for i, cell in enumerate(jupytext.read(path).cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > 88
+    ]
+    assert not long, f"{path.name}: code lines over 88 characters: {long[:5]}"
