@@ -1,0 +1,387 @@
+"""The regression losses of the chapter "Regression losses", in SymPy, and its house-price demo.
+
+The chapter and ``tests/test_regression_chapter.py`` both import this module, so the tests
+check the very expressions and the very fits the page shows. Symbols follow the book's
+glossary: ``e = y - y_hat`` is the error, ``y`` the target, ``y_hat`` the prediction; the
+symbols ``y``, ``y_hat`` and ``q`` and the pinball expression are shared with
+:mod:`lossprep.likelihoods`.
+
+Example::
+
+    >>> from lossprep.regression import e, delta, huber_expr
+    >>> huber_expr().subs({e: 3, delta: 1})
+    5/2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from lossprep.data import HousePrices, house_prices
+from lossprep.likelihoods import pinball_expr, q, y, y_hat
+from lossprep.losses import pinball_loss
+from lossprep.symbolic import Derivation, derive
+from lossprep.train import History, fit, predict
+
+__all__ = [
+    "e", "y", "y_hat", "delta", "beta", "q",
+    "mse_expr", "mae_expr", "huber_expr", "smooth_l1_expr", "log_cosh_expr", "pinball_expr",
+    "in_prediction", "derive_loss",
+    "PRICE_UNIT", "HUBER_DELTA", "HOUSE_LOSSES", "HouseFit", "HouseDemo",
+    "standardise", "linear_model", "fit_house_models", "longer_run_gap", "fit_quantile_band",
+]
+
+e = sp.Symbol("e", real=True)
+"""The error (residual) ``y - y_hat``."""
+delta = sp.Symbol("delta", positive=True)
+"""Huber's threshold: quadratic for ``|e| <= delta``, linear beyond."""
+beta = sp.Symbol("beta", positive=True)
+"""``smooth_l1_loss``'s threshold (PyTorch's name)."""
+
+
+def mse_expr(err: sp.Expr = e) -> sp.Expr:
+    """Squared error ``e**2``, as ``F.mse_loss`` computes it (no factor 1/2)."""
+    return err**2
+
+
+def mae_expr(err: sp.Expr = e) -> sp.Expr:
+    """Absolute error ``|e|``, as ``F.l1_loss``."""
+    return sp.Abs(err)
+
+
+def huber_expr(err: sp.Expr = e, threshold: sp.Expr = delta) -> sp.Expr:
+    """Huber: ``e**2 / 2`` for ``|e| <= delta``, ``delta * (|e| - delta / 2)`` beyond, as ``F.huber_loss``."""
+    return sp.Piecewise((err**2 / 2, sp.Abs(err) <= threshold), (threshold * (sp.Abs(err) - threshold / 2), True))
+
+
+def smooth_l1_expr(err: sp.Expr = e, threshold: sp.Expr = beta) -> sp.Expr:
+    """Smooth L1: ``e**2 / (2 beta)`` for ``|e| <= beta``, ``|e| - beta / 2`` beyond, as ``F.smooth_l1_loss``.
+
+    PyTorch writes the condition ``|e| < beta``; at ``|e| = beta`` both branches give ``beta / 2``.
+    """
+    return sp.Piecewise((err**2 / (2 * threshold), sp.Abs(err) <= threshold), (sp.Abs(err) - threshold / 2, True))
+
+
+def log_cosh_expr(err: sp.Expr = e) -> sp.Expr:
+    """``log(cosh(e))``: about ``e**2 / 2`` near 0 and ``|e| - log 2`` far from it."""
+    return sp.log(sp.cosh(err))
+
+
+def in_prediction(expr: sp.Expr) -> sp.Expr:
+    """The loss written with ``e = y - y_hat``, ready to be differentiated with respect to ``y_hat``."""
+    return expr.subs(e, y - y_hat)
+
+
+def _drop_unreachable_spikes(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+    """Remove ``DiracDelta(var)`` from Piecewise branches that ``var = 0`` never reaches.
+
+    Differentiating ``|e|`` twice gives ``2 DiracDelta(e)``; inside the linear branch of Huber
+    (``|e| > delta > 0``) that spike is zero, but SymPy keeps it. A branch is unreachable at
+    ``var = 0`` when an earlier branch's condition already holds there.
+    """
+    if not isinstance(expr, sp.Piecewise):
+        return expr
+    pieces, zero_taken = [], False
+    for value, cond in expr.args:
+        if zero_taken:
+            value = value.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+        pieces.append((value, cond))
+        if not zero_taken and cond.subs(var, 0) == sp.true:
+            zero_taken = True
+    return sp.Piecewise(*pieces)
+
+
+def derive_loss(loss: sp.Expr, *, name: str = "L", simplify: bool = False) -> Derivation:
+    """Derivatives of a loss of the error ``e`` with respect to ``e``, kept in readable form.
+
+    Uses :func:`lossprep.symbolic.derive`, by default without simplification (which would
+    turn ``sign(e)`` into ``e / |e|`` with a special case at 0; pass ``simplify=True`` for
+    smooth losses, where it turns ``sinh / cosh`` into ``tanh``), then drops Dirac spikes from
+    branches that exclude ``e = 0``. With respect to the prediction the gradient flips sign:
+    ``dL/dy_hat = -dL/de``.
+    """
+    d = derive(loss, e, name=name, simplify=simplify)
+    return replace(d, second=_drop_unreachable_spikes(d.second, e))
+
+
+# ---------------------------------------------------------------------------------------------
+# The house-price demo
+# ---------------------------------------------------------------------------------------------
+
+PRICE_UNIT = 100_000.0
+"""Prices are fitted in units of $100K, so regular houses cost 1 to 5 units."""
+
+HUBER_DELTA = 1.0
+"""Huber's threshold in price units ($100K): a few times the spread of the regular houses'
+residuals (the chapter computes it), far below the luxury houses' errors."""
+
+
+def _huber(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.huber_loss(pred, target, delta=HUBER_DELTA, reduction=reduction)
+
+
+def _mse(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.mse_loss(pred, target, reduction=reduction)
+
+
+def _mae(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.l1_loss(pred, target, reduction=reduction)
+
+
+HOUSE_LOSSES: dict[str, tuple[Callable[..., torch.Tensor], bool]] = {
+    "MSE": (_mse, False),
+    "MAE": (_mae, False),
+    f"Huber (delta={HUBER_DELTA:g})": (_huber, False),
+    "MSE on log-price": (_mse, True),
+}
+"""Name -> (loss of (prediction, target, reduction), whether the model is fitted to log-price)."""
+
+
+@dataclass(frozen=True)
+class HouseFit:
+    """One fitted linear model of the demo.
+
+    Attributes:
+        name: the loss it was trained with.
+        model: the fitted model (on the training device).
+        history: what :func:`lossprep.train.fit` returned.
+        log_target: whether the model predicts log-price (its prediction is ``exp`` of the output).
+        prediction: price predictions for every house, in price units, on the CPU.
+        average_house: the predicted price (units) of a house with average features: with
+            standardised features that is the intercept (or ``exp`` of it for log-price).
+    """
+
+    name: str
+    model: torch.nn.Module
+    history: History
+    log_target: bool
+    prediction: torch.Tensor
+    average_house: float
+
+
+@dataclass(frozen=True)
+class HouseDemo:
+    """The house-price data prepared for fitting, and one :class:`HouseFit` per loss.
+
+    Attributes:
+        data: the raw data set (dollars).
+        X: standardised features, shape (N, 4), CPU, float32.
+        y: prices in units of :data:`PRICE_UNIT`, shape (N,), CPU, float32.
+        fits: loss name -> fit, in :data:`HOUSE_LOSSES` order.
+        reference: predictions (units) of least squares fitted on the regular houses only, in
+            float64: the fit we would get if the luxury houses were not in the data.
+        reference_average_house: that reference's intercept (units).
+    """
+
+    data: HousePrices
+    X: torch.Tensor
+    y: torch.Tensor
+    fits: dict[str, HouseFit]
+    reference: torch.Tensor
+    reference_average_house: float
+
+    @property
+    def regular(self) -> torch.Tensor:
+        """Boolean mask of the regular (not luxury) houses."""
+        return ~self.data.luxury
+
+    def regular_mae_dollars(self) -> dict[str, float]:
+        """Mean absolute error on the regular houses, in dollars, per fit and for the reference."""
+        out = {name: _mean_abs(f.prediction - self.y, self.regular) for name, f in self.fits.items()}
+        out["reference"] = _mean_abs(self.reference - self.y.double(), self.regular)
+        return {k: v * PRICE_UNIT for k, v in out.items()}
+
+    def regular_bias_dollars(self) -> dict[str, float]:
+        """Mean of prediction minus price on the regular houses, in dollars (positive: too high)."""
+        out = {name: float((f.prediction - self.y)[self.regular].double().mean()) for name, f in self.fits.items()}
+        out["reference"] = float((self.reference - self.y.double())[self.regular].mean())
+        return {k: v * PRICE_UNIT for k, v in out.items()}
+
+    def average_house_shift_dollars(self) -> dict[str, float]:
+        """How far each fit's price for the average house lies from the reference's, in dollars."""
+        return {n: (f.average_house - self.reference_average_house) * PRICE_UNIT for n, f in self.fits.items()}
+
+    def per_example_loss(self, name: str, prediction: torch.Tensor) -> torch.Tensor:
+        """Loss ``name`` of every house at price predictions ``prediction`` (units), computed as it
+        is trained: on log-prices for the log-price fit.
+
+        Shape:
+            prediction: ``(N,)``. Output: ``(N,)``, float64.
+        """
+        out, target = self._output(name, prediction)
+        return HOUSE_LOSSES[name][0](out, target, reduction="none")
+
+    def per_example_gradient(self, name: str, prediction: torch.Tensor) -> torch.Tensor:
+        """Derivative of loss ``name`` of every house with respect to the model's output (the
+        price in units, or the log-price), at price predictions ``prediction``: how hard each
+        house pulls on the fit.
+
+        Shape:
+            prediction: ``(N,)``. Output: ``(N,)``, float64.
+        """
+        out, target = self._output(name, prediction)
+        out = out.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(HOUSE_LOSSES[name][0](out, target, reduction="sum"), out)
+        return grad
+
+    def _output(self, name: str, prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(model output, training target) for loss ``name`` at price predictions (units), float64."""
+        if prediction.shape != self.y.shape:
+            raise ValueError(f"Expected predictions of shape {tuple(self.y.shape)}, got {tuple(prediction.shape)}")
+        _, log_target = HOUSE_LOSSES[name]
+        if log_target:
+            if bool((prediction <= 0).any()):
+                raise ValueError("Expected positive price predictions for the log-price loss, got some <= 0")
+            return prediction.double().log(), self.y.double().log()
+        return prediction.double(), self.y.double()
+
+    def _prediction_at(self, name: str, at: str) -> torch.Tensor:
+        if at != "own" and at not in self.fits:
+            raise ValueError(f"Expected at='own' or one of {list(self.fits)}, got {at!r}")
+        return self.fits[name if at == "own" else at].prediction
+
+    def luxury_share(self, *, at: str = "MSE") -> dict[str, float]:
+        """Fraction of each loss's total over the training set that comes from the luxury houses.
+
+        Args:
+            at: ``"MSE"`` evaluates every loss at the fitted MSE model's predictions (the same
+                errors, weighed by each loss); ``"own"`` evaluates each loss at its own fit.
+        """
+        out = {}
+        for name in self.fits:
+            per = self.per_example_loss(name, self._prediction_at(name, at))
+            out[name] = float(per[self.data.luxury].sum() / per.sum())
+        return out
+
+    def luxury_gradient_share(self, *, at: str = "MSE") -> dict[str, float]:
+        """Fraction of the total pull on the fit (the sum of ``|dL/d output|`` over houses) that
+        comes from the luxury houses; ``at`` as in :meth:`luxury_share`."""
+        out = {}
+        for name in self.fits:
+            g = self.per_example_gradient(name, self._prediction_at(name, at)).abs()
+            out[name] = float(g[self.data.luxury].sum() / g.sum())
+        return out
+
+
+def _mean_abs(err: torch.Tensor, mask: torch.Tensor) -> float:
+    return float(err[mask].double().abs().mean())
+
+
+def standardise(X: torch.Tensor) -> torch.Tensor:
+    """Each column shifted to mean 0 and scaled to standard deviation 1.
+
+    Shape:
+        X: ``(N, F)``. Output: ``(N, F)``, same device and dtype.
+    """
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ValueError(f"Expected a matrix with at least 2 rows, got shape {tuple(X.shape)}")
+    sd = X.std(dim=0)
+    if bool((sd == 0).any()):
+        raise ValueError("Expected every feature to vary, got a constant column")
+    return (X - X.mean(dim=0)) / sd
+
+
+def linear_model(n_features: int) -> torch.nn.Module:
+    """A linear model ``(N, n_features) -> (N,)`` started at zero (no randomness to seed).
+
+    Shape:
+        input: ``(N, n_features)``. Output: ``(N,)``.
+    """
+    layer = torch.nn.Linear(n_features, 1)
+    torch.nn.init.zeros_(layer.weight)
+    torch.nn.init.zeros_(layer.bias)
+    return torch.nn.Sequential(layer, torch.nn.Flatten(0))
+
+
+def fit_house_models(
+    device: torch.device | str | None = None,
+    *,
+    epochs: int = 300,
+    lr: float = 0.1,
+    data: HousePrices | None = None,
+    losses: Mapping[str, tuple[Callable[..., torch.Tensor], bool]] | None = None,
+) -> HouseDemo:
+    """Fit one linear model per loss to the house prices, full batch, Adam with cosine decay.
+
+    Features are standardised; prices are in units of $100K (:data:`PRICE_UNIT`), so a squared
+    error stays in a range float32 and Adam handle well. The log-price model is fitted with MSE
+    to ``log(price)`` and predicts ``exp`` of its output.
+
+    Args:
+        device: where to train (``None``: :func:`lossprep.device.get_device`).
+        epochs, lr: passed to :func:`lossprep.train.fit`.
+        data: the data set; ``None`` uses :func:`lossprep.data.house_prices` with its defaults.
+        losses: name -> (loss, log target); ``None`` uses :data:`HOUSE_LOSSES`.
+    """
+    data = house_prices() if data is None else data
+    losses = HOUSE_LOSSES if losses is None else losses
+    X = standardise(data.X)
+    y_units = data.price / PRICE_UNIT
+    fits = {}
+    for name, (loss_fn, log_target) in losses.items():
+        model = linear_model(X.shape[1])
+        target = y_units.log() if log_target else y_units
+        history = fit(model, loss_fn, X, target, epochs=epochs, lr=lr, device=device)
+        out = predict(model, X)
+        bias = float(model[0].bias.detach().cpu())
+        fits[name] = HouseFit(
+            name=name,
+            model=model,
+            history=history,
+            log_target=log_target,
+            prediction=out.exp() if log_target else out,
+            average_house=float(torch.tensor(bias).exp()) if log_target else bias,
+        )
+    # Reference: least squares on the regular houses alone, exact (float64, CPU).
+    regular = ~data.luxury
+    A = torch.cat([X.double(), torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)
+    w = torch.linalg.lstsq(A[regular], y_units.double()[regular].unsqueeze(1)).solution.squeeze(1)
+    return HouseDemo(
+        data=data, X=X, y=y_units, fits=fits, reference=A @ w, reference_average_house=float(w[-1])
+    )
+
+
+def longer_run_gap(demo: HouseDemo, *, factor: int = 4, lr: float = 0.1, device: torch.device | str | None = None) -> dict[str, float]:
+    """Relative excess of each fit's final training loss over a run ``factor`` times longer.
+
+    With a cosine schedule the loss always flattens at the end (the step size goes to zero), so
+    a flat history alone proves nothing; a much longer run that ends no lower does.
+    """
+    if factor < 2:
+        raise ValueError(f"Expected factor >= 2, got {factor}")
+    epochs = len(next(iter(demo.fits.values())).history) * factor
+    longer = fit_house_models(device, epochs=epochs, lr=lr, data=demo.data)
+    return {
+        name: (f.history.final - longer.fits[name].history.final) / abs(longer.fits[name].history.final)
+        for name, f in demo.fits.items()
+    }
+
+
+def fit_quantile_band(
+    demo: HouseDemo,
+    levels: tuple[float, float] = (0.1, 0.9),
+    *,
+    epochs: int = 300,
+    lr: float = 0.1,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit the demo's linear model with the pinball loss at a low and a high quantile level.
+
+    Returns:
+        the low and high price predictions (units), each of shape (N,), on the CPU. If the
+        model is right, a fraction ``high - low`` of the houses lies between them.
+    """
+    low, high = levels
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"Expected levels 0 < low < high < 1, got {levels}")
+    out = []
+    for level in (low, high):
+        model = linear_model(demo.X.shape[1])
+        fit(model, lambda p, t, lv=level: pinball_loss(p, t, q=lv), demo.X, demo.y, epochs=epochs, lr=lr, device=device)
+        out.append(predict(model, demo.X))
+    return out[0], out[1]

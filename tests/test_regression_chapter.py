@@ -1,0 +1,363 @@
+"""The claims of book/regression.md, checked on the same code the chapter runs.
+
+The SymPy expressions and the house-price demo come from ``lossprep.regression``, which the
+chapter imports too. Fast tests cover the derivations and the demo's numbers; the tests marked
+``slow`` execute the chapter itself and inspect the built page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from lossprep import regression as rg
+from lossprep.device import get_device
+from lossprep.losses import log_cosh_loss, pinball_loss
+from lossprep.symbolic import check_against_torch, limits, sample_points
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = ROOT / "book" / "regression.md"
+e, y, y_hat, delta, beta, q = rg.e, rg.y, rg.y_hat, rg.delta, rg.beta, rg.q
+
+
+def _points(n: int = 128) -> dict:
+    # targets reversed so the fixed extreme points never coincide (e = 0 is a kink)
+    return {y_hat: sample_points(n, seed=1), y: sample_points(n, seed=2).flip(0)}
+
+
+# (name, SymPy loss of e, torch loss of (input, target) per element, parameter values)
+CASES = [
+    ("mse", rg.mse_expr(), lambda a, b: F.mse_loss(a, b, reduction="none"), {}),
+    ("mae", rg.mae_expr(), lambda a, b: F.l1_loss(a, b, reduction="none"), {}),
+    ("huber-0.5", rg.huber_expr(), lambda a, b: F.huber_loss(a, b, delta=0.5, reduction="none"), {delta: 0.5}),
+    ("huber-1", rg.huber_expr(), lambda a, b: F.huber_loss(a, b, delta=1.0, reduction="none"), {delta: 1.0}),
+    ("huber-3", rg.huber_expr(), lambda a, b: F.huber_loss(a, b, delta=3.0, reduction="none"), {delta: 3.0}),
+    ("smooth_l1-0.5", rg.smooth_l1_expr(), lambda a, b: F.smooth_l1_loss(a, b, beta=0.5, reduction="none"), {beta: 0.5}),
+    ("smooth_l1-2", rg.smooth_l1_expr(), lambda a, b: F.smooth_l1_loss(a, b, beta=2.0, reduction="none"), {beta: 2.0}),
+    ("log_cosh", rg.log_cosh_expr(), lambda a, b: log_cosh_loss(a, b, reduction="none"), {}),
+    ("pinball-0.1", rg.pinball_expr(e, q), lambda a, b: pinball_loss(a, b, q=0.1, reduction="none"), {q: 0.1}),
+    ("pinball-0.9", rg.pinball_expr(e, q), lambda a, b: pinball_loss(a, b, q=0.9, reduction="none"), {q: 0.9}),
+]
+
+
+# ------------------------------------------------------------------------------------------
+# Derivations against autograd
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, expr, torch_fn, params", CASES, ids=[c[0] for c in CASES])
+def test_expression_matches_torch_in_value_and_gradient(name, expr, torch_fn, params):
+    result = check_against_torch(rg.in_prediction(expr), torch_fn, _points(), wrt=y_hat, params=params)
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("name, expr, torch_fn, params", CASES, ids=[c[0] for c in CASES])
+def test_derived_gradient_is_minus_autograd_wrt_prediction(name, expr, torch_fn, params):
+    """The gradient shown on the page (d/de) equals -d/dy_hat from PyTorch's autograd."""
+    d = rg.derive_loss(expr, simplify=name == "log_cosh")
+    pts = _points(256)
+    yh = pts[y_hat].clone().requires_grad_(True)
+    target = pts[y]
+    (g_torch,) = torch.autograd.grad(torch_fn(yh, target).sum(), yh)
+    err = (target - yh).detach().numpy()
+    g_sym = np.broadcast_to(sp.lambdify(e, d.gradient.subs(params), modules="numpy")(err), err.shape)
+    np.testing.assert_allclose(g_sym, -g_torch.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mse", "huber-1", "log_cosh"])
+def test_second_derivative_matches_double_backward(name):
+    _, expr, torch_fn, params = next(c for c in CASES if c[0] == name)
+    d = rg.derive_loss(expr, simplify=name == "log_cosh")
+    assert not d.second.has(sp.DiracDelta)
+    yh = (torch.linspace(-6.0, 6.0, 97, dtype=torch.float64) + 0.013).requires_grad_(True)
+    target = torch.zeros_like(yh)
+    (g,) = torch.autograd.grad(torch_fn(yh, target).sum(), yh, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), yh)
+    err = (target - yh).detach().numpy()
+    h_sym = np.broadcast_to(sp.lambdify(e, d.second.subs(params), modules="numpy")(err), err.shape)
+    np.testing.assert_allclose(h_sym, h.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_check_catches_a_wrong_implementation():
+    """Negative control: Huber's expression is not smooth L1 at a threshold other than 1."""
+    result = check_against_torch(
+        rg.in_prediction(rg.huber_expr()),
+        lambda a, b: F.smooth_l1_loss(a, b, beta=2.0, reduction="none"),
+        _points(),
+        wrt=y_hat,
+        params={delta: 2.0},
+    )
+    assert not result.passed
+
+
+def test_gradients_in_readable_form():
+    assert rg.derive_loss(rg.mse_expr()).gradient == 2 * e
+    assert rg.derive_loss(rg.mae_expr()).gradient == sp.sign(e)
+    assert rg.derive_loss(rg.mae_expr()).second == 2 * sp.DiracDelta(e)  # the kink stays visible
+    assert sp.simplify(rg.derive_loss(rg.log_cosh_expr(), simplify=True).gradient - sp.tanh(e)) == 0
+    g = rg.derive_loss(rg.huber_expr()).gradient
+    assert g.subs(e, delta + 1) == delta and g.subs(e, -delta - 1) == -delta and g.subs({e: 0.5, delta: 1}) == 0.5
+    d_pin = rg.derive_loss(rg.pinball_expr(e, q)).gradient
+    assert d_pin.subs(e, 1) == q and d_pin.subs(e, -1) == q - 1
+
+
+def test_huber_second_derivative_has_no_spike_in_the_linear_branch():
+    second = rg.derive_loss(rg.huber_expr()).second
+    assert not second.has(sp.DiracDelta)
+    assert second.subs({e: 0.5, delta: 1}) == 1 and second.subs({e: 3, delta: 1}) == 0
+
+
+# ------------------------------------------------------------------------------------------
+# Limits and special cases
+# ------------------------------------------------------------------------------------------
+
+
+def test_huber_over_delta_tends_to_mae():
+    huber = rg.huber_expr()
+    assert limits(huber / delta, delta, points=(0,)) == {0: sp.Abs(e)}
+    grad = rg.derive_loss(huber).gradient
+    assert limits(grad / delta, delta, points=(0,)) == {0: sp.sign(e)}
+    err = torch.tensor([-3.0, -0.2, 0.7, 5.0], dtype=torch.float64)
+    small = F.huber_loss(torch.zeros_like(err), err, delta=1e-6, reduction="none") / 1e-6
+    torch.testing.assert_close(small, err.abs(), rtol=1e-5, atol=1e-6)
+
+
+def test_huber_is_half_squared_error_once_delta_exceeds_the_error():
+    k = sp.Symbol("k", positive=True)
+    huber = rg.huber_expr()
+    assert huber.subs(delta, sp.Abs(e) + k) == e**2 / 2
+    assert rg.derive_loss(huber).gradient.subs(delta, sp.Abs(e) + k) == e
+    err = torch.tensor([-3.0, -0.2, 0.7, 5.0], dtype=torch.float64)
+    big = F.huber_loss(torch.zeros_like(err), err, delta=1e6, reduction="none")
+    torch.testing.assert_close(big, err**2 / 2)
+    # and not before: at delta below |e| the loss is smaller than e^2 / 2
+    assert F.huber_loss(torch.zeros(1), torch.tensor([5.0]), delta=1.0).item() < 12.5
+
+
+def test_smooth_l1_is_huber_over_beta():
+    smooth_l1, huber = rg.smooth_l1_expr(), rg.huber_expr()
+    assert sp.simplify(smooth_l1 - huber.subs(delta, beta) / beta) == 0
+    ratio = sp.simplify(huber.subs(delta, beta) / smooth_l1)
+    assert ratio == beta and sp.solve(sp.Eq(ratio, 1), beta) == [1]
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(200, dtype=torch.float64, generator=gen) * 4
+    b = torch.randn(200, dtype=torch.float64, generator=gen) * 4
+    for bv in (0.5, 1.0, 2.0, 5.0):
+        torch.testing.assert_close(F.smooth_l1_loss(a, b, beta=bv), F.huber_loss(a, b, delta=bv) / bv)
+    torch.testing.assert_close(F.smooth_l1_loss(a, b, beta=1.0), F.huber_loss(a, b, delta=1.0))
+    assert not torch.allclose(F.smooth_l1_loss(a, b, beta=2.0), F.huber_loss(a, b, delta=2.0))
+
+
+def test_gradient_bounds_smooth_l1_one_huber_delta():
+    s = sp.Symbol("s", positive=True)
+    g_smooth = rg.derive_loss(rg.smooth_l1_expr()).gradient
+    g_huber = rg.derive_loss(rg.huber_expr()).gradient.subs(delta, beta)
+    assert g_smooth.subs(e, beta + s) == 1 and g_huber.subs(e, beta + s) == beta
+    x = torch.linspace(-50, 50, 1001, dtype=torch.float64, requires_grad=True)
+    zero = torch.zeros_like(x)
+    (gs,) = torch.autograd.grad(F.smooth_l1_loss(x, zero, beta=3.0, reduction="sum"), x)
+    (gh,) = torch.autograd.grad(F.huber_loss(x, zero, delta=3.0, reduction="sum"), x)
+    assert gs.abs().max().item() == pytest.approx(1.0) and gh.abs().max().item() == pytest.approx(3.0)
+
+
+def test_naive_log_cosh_fails_the_check_at_large_errors_and_the_stable_one_passes():
+    pts = {y_hat: sample_points(64, seed=3), y: 0.0}
+    assert pts[y_hat].abs().max().item() == 1000.0
+    expr = rg.in_prediction(rg.log_cosh_expr())
+    naive = check_against_torch(expr, lambda a, b: torch.log(torch.cosh(a - b)), pts, wrt=y_hat)
+    stable = check_against_torch(expr, lambda a, b: log_cosh_loss(a, b, reduction="none"), pts, wrt=y_hat)
+    assert not naive.passed and abs(naive.worst["\\hat{y}"]) == 1000.0
+    assert stable.passed, str(stable)
+    # the naive formula is fine where cosh does not overflow
+    small = {y_hat: sample_points(64, seed=3, high=50.0), y: 0.0}
+    assert check_against_torch(expr, lambda a, b: torch.log(torch.cosh(a - b)), small, wrt=y_hat).passed
+
+
+def test_log_cosh_limits_and_pinball_half_mae():
+    lc = rg.log_cosh_expr()
+    assert limits(lc - sp.Abs(e), e) == {-sp.oo: -sp.log(2), sp.oo: -sp.log(2)}
+    assert sp.series(lc, e, 0, 4).removeO() == e**2 / 2
+    s = sp.Symbol("s", positive=True)
+    half = rg.pinball_expr(e, q).subs(q, sp.Rational(1, 2)) - sp.Abs(e) / 2
+    assert [sp.simplify(half.subs(e, v)) for v in (s, -s)] == [0, 0]
+
+
+# ------------------------------------------------------------------------------------------
+# The house-price demo
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> rg.HouseDemo:
+    return rg.fit_house_models(get_device())
+
+
+HUBER = f"Huber (delta={rg.HUBER_DELTA:g})"
+
+
+def test_demo_data_shape(demo):
+    assert int(demo.data.luxury.sum()) == 50 and int(demo.regular.sum()) == 10_000
+    assert demo.X.shape == (10_050, 4)
+    torch.testing.assert_close(demo.X.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    assert 1.0 <= demo.y[demo.regular].min() and demo.y[demo.regular].max() <= 5.0  # units of $100K
+    assert list(demo.fits) == ["MSE", "MAE", HUBER, "MSE on log-price"]
+    assert all(f.prediction.device.type == "cpu" and f.prediction.shape == (10_050,) for f in demo.fits.values())
+
+
+def test_robust_fits_beat_mse_on_regular_houses(demo):
+    mae = demo.regular_mae_dollars()
+    assert mae[HUBER] < 0.8 * mae["MSE"]
+    assert mae["MAE"] < 0.8 * mae["MSE"]
+    assert mae[HUBER] < mae["MSE on log-price"] < mae["MSE"]
+    # Huber and MAE are as good as a fit that never saw the luxury houses
+    assert mae[HUBER] == pytest.approx(mae["reference"], rel=0.01)
+    assert mae["MAE"] == pytest.approx(mae["reference"], rel=0.01)
+    # the chapter says MAE edges Huber on this metric
+    assert mae["MAE"] <= mae[HUBER]
+
+
+def test_mse_fit_is_shifted_up_and_robust_fits_are_not(demo):
+    bias = demo.regular_bias_dollars()
+    shift = demo.average_house_shift_dollars()
+    assert bias["MSE"] > 20_000 and shift["MSE"] > 20_000
+    assert abs(bias["MAE"]) < 1_000 and abs(bias[HUBER]) < 1_000
+    assert abs(bias["reference"]) < 1e-6  # least squares with an intercept has zero mean residual
+    assert abs(shift[HUBER]) < 1_000
+    # the MSE damage is mostly a shift: its bias is most of its excess error
+    mae = demo.regular_mae_dollars()
+    assert bias["MSE"] > 0.5 * (mae["MSE"] - mae["reference"])
+
+
+def test_luxury_share_of_the_mse_loss_is_far_above_their_share_of_rows(demo):
+    rows = 50 / 10_050
+    share = demo.luxury_share(at="MSE")
+    assert share["MSE"] > 0.95 and share["MSE"] > 100 * rows
+    assert share["MSE"] / (1 - share["MSE"]) > 50  # many times all regular houses together
+    own = demo.luxury_share(at="own")
+    assert own["MSE"] == share["MSE"]
+    # outliers own a large share of the MAE too, yet their pull is only their share of rows
+    assert share["MAE"] > 0.3
+    pull = demo.luxury_gradient_share(at="MSE")
+    assert pull["MAE"] == pytest.approx(rows, rel=1e-9)
+    assert pull[HUBER] < 0.05 < 0.3 < pull["MSE"]
+
+
+def test_share_evaluation_point_is_validated(demo):
+    with pytest.raises(ValueError, match="Expected at="):
+        demo.luxury_share(at="bogus")
+    with pytest.raises(ValueError, match="Expected predictions of shape"):
+        demo.per_example_loss("MSE", torch.zeros(3))
+    with pytest.raises(ValueError, match="positive price predictions"):
+        demo.per_example_loss("MSE on log-price", torch.zeros_like(demo.y))
+
+
+def test_per_example_gradient_matches_closed_forms(demo):
+    pred = demo.fits["MSE"].prediction
+    err = (demo.y - pred).double()
+    torch.testing.assert_close(demo.per_example_gradient("MSE", pred), -2 * err)
+    torch.testing.assert_close(demo.per_example_gradient("MAE", pred), -torch.sign(err))
+    torch.testing.assert_close(demo.per_example_gradient(HUBER, pred), -err.clamp(-rg.HUBER_DELTA, rg.HUBER_DELTA))
+
+
+def test_delta_choice_separates_noise_from_outliers(demo):
+    r = demo.y - demo.fits["MAE"].prediction
+    noise = 1.4826 * (r - r.median()).abs().median().item()
+    assert 2.0 < rg.HUBER_DELTA / noise < 6.0
+    hub = (demo.y - demo.fits[HUBER].prediction).abs()
+    assert (hub[demo.regular] <= rg.HUBER_DELTA).double().mean().item() > 0.99
+    assert hub[demo.data.luxury].min().item() > 10 * rg.HUBER_DELTA
+
+
+def test_training_converged(demo):
+    for f in demo.fits.values():
+        assert len(f.history) == 300 and f.history.final < f.history.loss[0]
+    gaps = rg.longer_run_gap(demo, factor=4, device=get_device())
+    assert all(abs(g) < 1e-4 for g in gaps.values()), gaps
+    A = torch.cat([demo.X.double(), torch.ones(len(demo.y), 1, dtype=torch.float64)], dim=1)
+    for name, target in (("MSE", demo.y.double()), ("MSE on log-price", demo.y.double().log())):
+        w = torch.linalg.lstsq(A, target.unsqueeze(1)).solution
+        exact = ((A @ w).squeeze(1) - target).pow(2).mean().item()
+        assert demo.fits[name].history.final == pytest.approx(exact, rel=1e-4)
+
+
+def test_too_short_training_is_detected(demo):
+    """The convergence test can fail: 5 epochs of MAE end far above a long run."""
+    short = rg.fit_house_models("cpu", epochs=5, data=demo.data)
+    gaps = rg.longer_run_gap(short, factor=60, device="cpu")
+    assert gaps["MAE"] > 0.1
+
+
+def test_quantile_band_covers_about_eighty_percent(demo):
+    low, high = rg.fit_quantile_band(demo, (0.1, 0.9), device=get_device())
+    inside = (demo.y >= low) & (demo.y <= high)
+    assert inside[demo.regular].double().mean().item() == pytest.approx(0.8, abs=0.03)
+    assert bool((high >= low).all())
+    with pytest.raises(ValueError, match="Expected levels"):
+        rg.fit_quantile_band(demo, (0.9, 0.1))
+
+
+def test_helpers_refuse_bad_input():
+    with pytest.raises(ValueError, match="Expected a matrix"):
+        rg.standardise(torch.zeros(5))
+    with pytest.raises(ValueError, match="constant column"):
+        rg.standardise(torch.ones(5, 2))
+    out = rg.linear_model(4)(torch.randn(7, 4))
+    assert out.shape == (7,) and bool((out == 0).all())
+
+
+# ------------------------------------------------------------------------------------------
+# The chapter itself
+# ------------------------------------------------------------------------------------------
+
+
+def test_chapter_structure():
+    text = CHAPTER.read_text()
+    assert text.startswith("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n")
+    assert "(regression)=\n# Regression losses" in text
+    heads = [h for h in re.findall(r"^## (.+)$", text, flags=re.M)]
+    assert heads[-3:] == ["Interview view", "Summary", "Self-check"]
+    order = [text.index(s) for s in ("**What you will be able to do**", "torch.manual_seed(0)", "## Mean squared error",
+                                     "## Mean absolute error", "## Huber loss", "## Log-cosh", "## Pinball", "## Demo")]
+    assert order == sorted(order)
+    assert 3 <= text.count(":::{dropdown} Answer") <= 5
+    for cell in re.findall(r"```\{code-cell\} ipython3\n(.*?)```", text, flags=re.S):
+        if "plt.show()" in cell:
+            assert "tags: [hide-input]" in cell and "caption:" in cell and "alt:" in cell, cell[:200]
+    # every glue reference in the prose is defined by a cell
+    defined = set(re.findall(r'glue\(f?"([a-z0-9_{}]+)"', text))
+    defined |= {f"reg_{m}_{k}" for m in ("mae", "bias") for k in ("mse", "mae", "huber", "log", "ref")}
+    used = set(re.findall(r"\{glue:text\}`([a-z0-9_]+)", text))
+    assert used and used <= defined, used - defined
+
+
+@pytest.mark.slow
+def test_chapter_executes_quickly_without_stderr(tmp_path):
+    import time
+
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(CHAPTER)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    seconds = time.perf_counter() - start
+    streams = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not streams, streams
+    assert seconds < 60, f"chapter took {seconds:.1f} s"
+    html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert html.count("autograd check</strong> passed") >= 4 and "FAILED" not in html
+
+
+@pytest.mark.slow
+def test_built_page(built_book):
+    page = (built_book / "book" / "regression.html").read_text()
+    assert page.count("<figcaption") >= 5
+    # the only failing check on the page is the naive log-cosh, on purpose
+    assert page.count("FAILED") == 1 and "naive torch.log(torch.cosh(e)): FAILED" in page
+    assert "def fit_house_models" in page  # the literalinclude
