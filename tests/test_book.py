@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,51 @@ def test_figures_are_rendered_with_captions(built_book: Path):
         assert captions == figures, f"{f}: {figures} figures but {captions} captions"
         for tag in images:
             assert re.search(r'alt="[^"]+"', tag), f"{f}: image without alt text: {tag[:120]}"
+
+
+PAGE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A page
+
+```{{code-cell}} ipython3
+{code}
+```
+"""
+
+
+def _build_tiny_book(tmp_path: Path, code: str) -> subprocess.CompletedProcess:
+    import shutil
+    import sys
+
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    # the real book folder (static files, extensions' data); only the toc's one page is built
+    shutil.copytree(ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("_build"))
+    (tmp_path / "book" / "index.md").write_text(PAGE.format(code=code))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", "--all", "--warningiserror", "--nitpick", "--keep-going", str(tmp_path)]
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "code, ok",
+    [
+        ("print(1 + 1)", True),
+        ("raise RuntimeError('a broken cell')", False),
+        ("import warnings; warnings.warn('a stray warning')", False),
+    ],
+    ids=["clean", "cell-error", "stderr"],
+)
+def test_strict_build_fails_on_cell_errors_and_stderr(tmp_path: Path, code: str, ok: bool):
+    proc = _build_tiny_book(tmp_path, code)
+    assert (proc.returncode == 0) is ok, (proc.stdout + proc.stderr)[-3000:]
