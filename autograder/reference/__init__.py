@@ -1,0 +1,1 @@
+"""Hidden reference implementations, one module per assignment (never shown to students)."""
