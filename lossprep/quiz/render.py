@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 __all__ = ["to_terminal", "latex_to_unicode", "to_anki", "to_html"]
 
@@ -140,7 +141,7 @@ def latex_to_unicode(tex: str) -> str:
         else:
             out.append(c)
             i += 1
-    text = "".join(out)
+    text = unicodedata.normalize("NFC", "".join(out))
     return re.sub(r"(?<=\S) {2,}(?=\S)", " ", text).strip() if "quad" not in tex else text.strip()
 
 

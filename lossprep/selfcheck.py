@@ -1,0 +1,172 @@
+"""A Sphinx extension: ``{selfcheck}``, the interactive self-check at the end of a chapter.
+
+In a chapter (MyST)::
+
+    ```{selfcheck} likelihoods
+    ```
+
+renders that chapter's multiple-choice and numeric cards from ``book/cards/likelihoods.yml``
+as HTML with a small inline JavaScript checker. Numeric cards get parameters drawn at build
+time (seeded by the card id, so a rebuild gives the same page) and answers computed in Python
+by :mod:`lossprep.quiz.numeric`. The page needs no server, no network and no CDN: the script
+is inline and formulas go through the MathJax the book already loads.
+
+Enable it in ``_config.yml``::
+
+    sphinx:
+      extra_extensions:
+        - lossprep.selfcheck
+
+Config value ``selfcheck_cards_dir``: the card folder (default ``<srcdir>/book/cards``, else
+:func:`lossprep.quiz.cards.default_cards_dir`).
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from lossprep.quiz.cards import Card, CardError, default_cards_dir, load_file
+from lossprep.quiz.numeric import draw
+from lossprep.quiz.render import to_html
+
+__all__ = ["SelfCheckDirective", "render_selfcheck", "setup", "SCRIPT"]
+
+SCRIPT = """<script>
+(function () {
+  if (window.lossprepSelfcheck) { return; }
+  window.lossprepSelfcheck = true;
+  function parse(text) {
+    var t = String(text).trim().replace(/,/g, "").replace(/\\u2212/g, "-");
+    if (!/^[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$/.test(t)) { return NaN; }
+    return parseFloat(t);
+  }
+  function close(given, want, rel, abs) {
+    return isFinite(given) && Math.abs(given - want) <= Math.max(rel * Math.max(Math.abs(given), Math.abs(want)), abs);
+  }
+  function grade(q) {
+    var result = q.querySelector(".lpq-result");
+    var explain = q.querySelector(".lpq-explain");
+    var ok = false;
+    if (q.dataset.kind === "mcq") {
+      var picked = q.querySelector("input[type=radio]:checked");
+      if (!picked) { result.textContent = "Pick an answer first."; return; }
+      ok = picked.value === q.dataset.answer;
+      result.textContent = ok ? "Correct." : "Not quite: the answer is " + q.dataset.answerLabel + ".";
+    } else {
+      var given = parse(q.querySelector("input[type=text]").value);
+      if (isNaN(given)) { result.textContent = "Type a number, e.g. 0.25."; return; }
+      var want = parseFloat(q.dataset.answer);
+      ok = close(given, want, parseFloat(q.dataset.rel), parseFloat(q.dataset.abs));
+      result.textContent = ok ? "Correct." : "Not quite: the answer is " + q.dataset.answerLabel + ".";
+    }
+    result.className = "lpq-result " + (ok ? "lpq-right" : "lpq-wrong");
+    if (explain) { explain.hidden = false; }
+    var box = q.closest(".lossprep-selfcheck");
+    var done = box.querySelectorAll(".lpq-right, .lpq-wrong").length;
+    var right = box.querySelectorAll(".lpq-right").length;
+    box.querySelector(".lpq-score").textContent = right + " of " + done + " answered correctly.";
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest ? ev.target.closest(".lpq-check") : null;
+    if (button) { grade(button.closest(".lpq")); }
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && ev.target.matches && ev.target.matches(".lpq input[type=text]")) {
+      ev.preventDefault(); grade(ev.target.closest(".lpq"));
+    }
+  });
+})();
+</script>"""
+
+STYLE = """<style>
+.lossprep-selfcheck .lpq { border-left: 3px solid #ccc; padding: 0.3em 0.8em; margin: 0.8em 0; }
+.lossprep-selfcheck .lpq-choice { display: block; margin: 0.15em 0; cursor: pointer; }
+.lossprep-selfcheck .lpq-right { color: #1a7f37; font-weight: 600; }
+.lossprep-selfcheck .lpq-wrong { color: #b3261e; font-weight: 600; }
+.lossprep-selfcheck .lpq-explain { color: #555; margin-top: 0.3em; }
+.lossprep-selfcheck input[type=text] { width: 8em; }
+</style>"""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _question(card: Card, n: int) -> str:
+    cid = html.escape(card.id)
+    explain = f'<div class="lpq-explain" hidden>{to_html(card.back)}</div>' if card.back else ""
+    button = '<button type="button" class="lpq-check">Check</button> <span class="lpq-result" aria-live="polite"></span>'
+    if card.kind == "mcq":
+        rng = random.Random(card.id)
+        order = list(range(len(card.choices)))
+        rng.shuffle(order)
+        assert card.answer is not None
+        letters = "abcdef"
+        right = order.index(card.answer)
+        choices = "".join(
+            f'<label class="lpq-choice"><input type="radio" name="lpq-{cid}" value="{pos}"> {letters[pos]}) {to_html(card.choices[idx])}</label>'
+            for pos, idx in enumerate(order)
+        )
+        return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="mcq" data-answer="{right}" '
+                f'data-answer-label="{letters[right]}"><p class="lpq-q"><strong>{n}.</strong> {to_html(card.front)}</p>'
+                f"{choices}{button}{explain}</div>")
+    assert card.generator is not None
+    inst = draw(card.generator, random.Random(card.id))
+    front = card.front.format_map(inst.params)
+    return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="numeric" data-answer="{inst.answer!r}" '
+            f'data-answer-label="{html.escape(_fmt(inst.answer))}" data-rel="{card.tolerance!r}" data-abs="0.002">'
+            f'<p class="lpq-q"><strong>{n}.</strong> {to_html(front)}</p>'
+            f'<input type="text" inputmode="decimal" aria-label="your answer" autocomplete="off"> {button}{explain}</div>')
+
+
+def render_selfcheck(cards: list[Card], chapter: str) -> str:
+    """The self-check HTML (questions, style and inline script) for ``cards`` of ``chapter``."""
+    chosen = [c for c in cards if c.kind in ("mcq", "numeric")]
+    if not chosen:
+        raise CardError(f"chapter {chapter!r} has no multiple-choice or numeric cards for a self-check")
+    body = "".join(_question(c, i) for i, c in enumerate(chosen, 1))
+    return (f'{STYLE}<div class="lossprep-selfcheck" data-chapter="{html.escape(chapter)}">'
+            f'<p class="lpq-intro">{len(chosen)} questions from this chapter\'s quiz cards, checked in your browser. '
+            f'Numbers are drawn afresh in <code>lossprep quiz</code>.</p>{body}'
+            f'<p class="lpq-score" aria-live="polite"></p></div>{SCRIPT}')
+
+
+class SelfCheckDirective(SphinxDirective):
+    """``{selfcheck} CHAPTER``: the chapter's multiple-choice and numeric cards, self-graded."""
+
+    required_arguments = 1
+    optional_arguments = 0
+    has_content = False
+    option_spec = {"class": directives.class_option}
+
+    def run(self) -> list[nodes.Node]:
+        chapter = self.arguments[0].strip()
+        configured = self.config.selfcheck_cards_dir
+        if configured:
+            folder = Path(self.env.srcdir) / configured
+        else:
+            local = Path(self.env.srcdir) / "book" / "cards"
+            folder = local if local.is_dir() else default_cards_dir()
+        path = folder / f"{chapter}.yml"
+        if not path.is_file():
+            raise self.error(f"selfcheck: no card file {path}")
+        self.env.note_dependency(str(path))
+        try:
+            html_text = render_selfcheck(load_file(path), chapter)
+        except (CardError, ValueError) as exc:
+            raise self.error(f"selfcheck: {exc}") from None
+        return [nodes.raw("", html_text, format="html")]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("selfcheck_cards_dir", "", "env", types=[str])
+    app.add_directive("selfcheck", SelfCheckDirective)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
