@@ -173,7 +173,11 @@ JS_MATH = """async () => {
     ok: true,
     total: maths.length,
     untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 120)),
-    errors: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent),
+    // a TeX error (merror) or an undefined macro, which MathJax shows in red instead
+    errors: Array.from(MathJax.startup.document.math)
+      .map(item => [item.math, MathJax.startup.toMML(item.root)])
+      .filter(([tex, mml]) => mml.includes('<merror') || mml.includes('mathcolor="red"'))
+      .map(([tex, mml]) => tex.slice(0, 120)),
   };
 }"""
 
@@ -223,12 +227,13 @@ JS_TOGGLES = """async () => {
   for (const d of toggles) {
     const summary = d.querySelector(':scope > summary');
     const body = [...d.children].find(c => c.tagName !== 'SUMMARY');
-    const before = body ? body.getBoundingClientRect().height : -1;
+    const seen = () => !!body && body.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})
+                       && body.getBoundingClientRect().height > 0;
+    const before = seen();
     summary.scrollIntoView();
     summary.click();
     await new Promise(r => setTimeout(r, 50));
-    const after = body ? body.getBoundingClientRect().height : -1;
-    out.push({label: summary.innerText.trim().slice(0, 60), open: d.open, before, after});
+    out.push({label: summary.innerText.trim().slice(0, 60), open: d.open, before, after: seen()});
   }
   return out;
 }"""
@@ -469,8 +474,9 @@ def test_pages_fit_a_phone_and_a_wide_screen(site: Site, name: str) -> None:
 def test_toggles_and_quizzes_work_when_clicked(site: Site, name: str) -> None:
     visit = site.visit(name)
     for toggle in visit.toggles:
+        assert not toggle["before"], f"{name}: toggle {toggle['label']!r} shows its content closed"
         assert toggle["open"], f"{name}: toggle {toggle['label']!r} did not open"
-        assert toggle["after"] > 0, f"{name}: toggle {toggle['label']!r} opened to nothing"
+        assert toggle["after"], f"{name}: toggle {toggle['label']!r} opened but shows nothing"
     if visit.selfcheck is not None:
         assert visit.selfcheck["interacted"], f"{name}: .selfcheck has nothing to answer"
         assert visit.selfcheck["after"] != visit.selfcheck["before"], (
