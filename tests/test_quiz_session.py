@@ -1,0 +1,350 @@
+"""``lossprep quiz`` driven through a pseudo-terminal, as a reader uses it."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pexpect
+import pytest
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler
+
+from lossprep.quiz.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+BANK = """\
+chapter: demo
+cards:
+  - id: demo-recall
+    kind: recall
+    section: demo#one
+    front: What does MSE estimate?
+    back: The conditional mean.
+  - id: demo-mcq
+    kind: mcq
+    section: demo#two
+    front: Which noise gives MAE?
+    choices: [Gaussian, Laplace, Poisson, Uniform]
+    answer: 1
+  - id: demo-numeric
+    kind: numeric
+    section: demo#three
+    generator: bce_positive
+    front: BCE for y = 1 and p = {p}?
+  - id: demo-cloze
+    kind: cloze
+    section: demo#four
+    front: "Huber is quadratic for |e| below {{c1::delta}}."
+"""
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Path:
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "demo.yml").write_text(BANK)
+    return folder
+
+
+def env() -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("LOSSPREP_QUIZ")}
+    e["PYTHONUNBUFFERED"] = "1"
+    e.pop("COLUMNS", None)
+    return e
+
+
+def spawn(db: Path, cards: Path, now: datetime, *extra: str) -> pexpect.spawn:
+    args = ["-m", "lossprep.cli", "quiz", "--db", str(db), "--cards", str(cards), "--now", iso(now), "--seed", "7", *extra]
+    return pexpect.spawn(sys.executable, args, cwd=str(ROOT), env=env(), encoding="utf-8", timeout=30, dimensions=(50, 200))
+
+
+def answer_card(child: pexpect.spawn, *, recall_rating: str = "3") -> tuple[str, Rating]:
+    """Answer the card on screen correctly; return its id and the rating the session gives."""
+    child.expect(r"\[\d+/\d+\] demo · (\w+) · ([\w-]+)\r\n")
+    kind, cid = child.match.group(1), child.match.group(2)
+    if kind in ("recall", "cloze"):
+        child.expect("show the answer")
+        child.sendline("")
+        child.expect("Rate 1 Again")
+        child.sendline(recall_rating)
+        rating = Rating(int(recall_rating))
+    elif kind == "mcq":
+        child.expect(r"Your answer \(a-d")
+        letter = re.search(r"([a-d])\) Laplace", child.before).group(1)
+        child.sendline(letter)
+        child.expect("Correct.")
+        rating = Rating.Good
+    else:
+        child.expect(r"Your answer \(a number")
+        p = float(re.search(r"p = ([0-9.]+)\?", child.before).group(1))
+        child.sendline(f"{-math.log(p):.5f}")
+        child.expect("Correct: ")
+        rating = Rating.Good
+    child.expect(r"Saved \((\w+)\)")
+    assert child.match.group(1) == rating.name
+    return cid, rating
+
+
+def fsrs_due(history: list[tuple[Rating, datetime]]) -> datetime:
+    sched = Scheduler(enable_fuzzing=False)
+    card = FsrsCard(card_id=1, due=history[0][1])
+    for rating, when in history:
+        card, _ = sched.review_card(card, rating, when)
+    return card.due
+
+
+def check_store(db: Path, expected: dict[str, list[tuple[Rating, datetime]]]) -> None:
+    with Store.open(db) as store:
+        cards = store.cards()
+        assert set(cards) == set(expected)
+        for cid, history in expected.items():
+            rows = store.reviews(cid)
+            assert [(r.rating, r.reviewed_at) for r in rows] == history, cid
+            assert cards[cid].due == fsrs_due(history), cid
+
+
+def test_session_quit_restart_history_and_fsrs_due_dates(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    expected: dict[str, list[tuple[Rating, datetime]]] = {}
+
+    # Session 1: two cards answered, quit on the third.
+    child = spawn(db, bank, T0)
+    child.expect("0 due, 4 new")
+    for _ in range(2):
+        cid, rating = answer_card(child)
+        expected.setdefault(cid, []).append((rating, T0))
+    child.expect(r"\[3/4\]")
+    child.expect(r"(show the answer|Your answer)")
+    child.sendline("q")
+    child.expect("Session summary \\(stopped by you")
+    child.expect("reviewed: 2")
+    child.expect("correct: 2 of 2")
+    child.expect("streak: 1 day")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert list(expected) == ["demo-recall", "demo-mcq"]
+    check_store(db, expected)
+
+    # Session 2, 5 minutes later: the two reviewed cards are not due yet (10 min step), the
+    # two remaining new cards are shown.
+    t1 = T0 + timedelta(minutes=5)
+    child = spawn(db, bank, t1)
+    child.expect("0 due, 2 new")
+    for _ in range(2):
+        cid, rating = answer_card(child, recall_rating="4")
+        expected.setdefault(cid, []).append((rating, t1))
+    child.expect("reviewed: 2")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    check_store(db, expected)
+
+    # Session 3, ten days later: all four are due; rate the self-rated ones Hard.
+    t2 = T0 + timedelta(days=10)
+    child = spawn(db, bank, t2)
+    child.expect("4 due, 0 new")
+    for _ in range(4):
+        cid, rating = answer_card(child, recall_rating="2")
+        expected[cid].append((rating, t2))
+    child.expect("reviewed: 4")
+    child.expect(r"next due: (\S+ \S+) UTC")
+    nxt = datetime.strptime(child.match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+    child.expect("streak: 1 day")  # days 0 and 10: the streak restarted
+    child.expect(pexpect.EOF)
+    child.close()
+    check_store(db, expected)
+    assert nxt == min(fsrs_due(h) for h in expected.values()).replace(second=0, microsecond=0)
+
+
+def test_new_cards_are_limited_per_day(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0, "--new", "1")
+    child.expect("0 due, 1 new")
+    answer_card(child)
+    child.expect(pexpect.EOF)
+    child = spawn(db, bank, T0 + timedelta(hours=1), "--new", "1")
+    child.expect("1 due, 0 new")  # today's one new card is used up; the learning card is due
+    child.sendline("q")
+    child.expect(pexpect.EOF)
+    child = spawn(db, bank, T0 + timedelta(days=1), "--new", "1")
+    child.expect("1 due, 1 new")
+    child.sendline("q")
+    child.expect(pexpect.EOF)
+
+
+def test_sigkill_loses_at_most_the_card_on_screen(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0)
+    first, _ = answer_card(child)
+    second, _ = answer_card(child)
+    child.expect(r"\[3/4\]")
+    child.expect(r"(show the answer|Your answer)")
+    os.kill(child.pid, signal.SIGKILL)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.signalstatus == signal.SIGKILL
+    with Store.open(db) as store:
+        assert [r.card_id for r in store.reviews()] == [first, second]
+    # The next session picks up where the killed one stopped.
+    child = spawn(db, bank, T0)
+    child.expect("0 due, 2 new")
+    child.expect(r"\[1/2\] demo · \w+ · demo-numeric")
+    child.sendline("q")
+    child.expect(pexpect.EOF)
+
+
+def test_ctrl_c_and_end_of_input_keep_answered_cards(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0)
+    answer_card(child)
+    child.expect(r"\[2/4\]")
+    child.expect("Your answer")
+    child.sendintr()
+    child.expect("interrupted; the card on screen was not saved")
+    child.expect("reviewed: 1")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    child = spawn(db, bank, T0)
+    child.expect("0 due, 3 new")
+    child.sendeof()
+    child.expect("reviewed: 0")
+    child.expect(pexpect.EOF)
+    with Store.open(db) as store:
+        assert len(store.reviews()) == 1
+
+
+def test_wrong_answers_are_graded_again(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0)
+    answer_card(child)
+    child.expect(r"Your answer \(a-d")
+    wrong = re.search(r"([a-d])\) Gaussian", child.before).group(1)
+    child.sendline("z")
+    child.expect("Please type one letter")
+    child.sendline(wrong)
+    child.expect(r"Wrong: the answer is [a-d]\) Laplace")
+    child.expect(r"Saved \(Again\)")
+    child.expect(r"Your answer \(a number")
+    child.sendline("not a number")
+    child.expect("Please type a number")
+    child.sendline("123")
+    child.expect("Wrong: the answer is ")
+    child.expect(r"Saved \(Again\)")
+    child.sendline("q")
+    child.expect("correct: 1 of 3")
+    child.expect(pexpect.EOF)
+
+
+def run_cli(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lossprep.cli", "quiz", *args], cwd=ROOT, env=env(), input=input, capture_output=True, text=True, timeout=120)
+
+
+def test_corrupt_database_gives_a_clear_error(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    db.write_bytes(b"\x00garbage" * 512)
+    for sub in ([], ["stats"], ["plan"]):
+        proc = run_cli(*sub, "--db", str(db), "--cards", str(bank), "--now", iso(T0))
+        assert proc.returncode == 2, proc
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and "not a lossprep quiz database" in proc.stderr and str(db) in proc.stderr
+    assert db.read_bytes() == b"\x00garbage" * 512
+
+
+def test_malformed_card_file_gives_a_clear_error(tmp_path: Path, bank: Path) -> None:
+    (bank / "demo.yml").write_text(BANK.replace("answer: 1", "answer: 9"))
+    for sub in ([], ["stats"], ["export-anki", str(tmp_path / "x.apkg")]):
+        proc = run_cli(*sub, "--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank))
+        assert proc.returncode == 2, proc
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1
+        assert str(bank / "demo.yml") in proc.stderr and "'demo-mcq'" in proc.stderr and "field 'answer'" in proc.stderr
+
+
+def test_bad_options_give_clear_errors(tmp_path: Path, bank: Path) -> None:
+    for args, message in [
+        (["--now", "2026-03-02T09:00:00"], "UTC offset"),
+        (["--now", "yesterday"], "Expected an ISO 8601 UTC time"),
+        (["--new", "-1"], "Expected --new >= 0"),
+        (["--chapter", "nope"], "no card file for chapter(s) nope"),
+    ]:
+        proc = run_cli("--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank), *args)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc
+
+
+NO_HEAVY = """
+import sys
+import lossprep.cli as cli
+code = cli.main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "matplotlib", "sympy", "numpy", "nbformat") if m in sys.modules)
+print("HEAVY:", ",".join(heavy))
+"""
+
+
+def test_quiz_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
+    """The real bank (numeric cards included), one card answered, end of input."""
+    db = tmp_path / "q.sqlite3"
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_HEAVY, "quiz", "--db", str(db), "--now", iso(T0)],
+        cwd=ROOT, env=env(), input="\n3\n", capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "reviewed: 1" in proc.stdout
+    assert proc.stdout.strip().endswith("HEAVY:"), proc.stdout[-300:]
+    for sub in (["stats"], ["plan"], ["export-anki", str(tmp_path / "deck.apkg")]):
+        proc = subprocess.run([sys.executable, "-c", NO_HEAVY, "quiz", *sub, "--db", str(db), "--now", iso(T0)], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip().endswith("HEAVY:"), (sub, proc.stdout[-300:])
+
+
+def test_stats_and_plot(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    with Store.open(db) as store:
+        store.record_review("demo-recall", Rating.Good, T0 - timedelta(days=3))
+        store.record_review("demo-recall", Rating.Good, T0 - timedelta(days=2))
+        store.record_review("demo-mcq", Rating.Again, T0 - timedelta(days=2))
+        store.record_review("demo-mcq", Rating.Good, T0 - timedelta(days=1))
+        store.record_review("elsewhere", Rating.Again, T0)  # not in this bank: ignored
+    plot = tmp_path / "stats.png"
+    proc = run_cli("stats", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--days", "5", "--plot", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(r"New\s+2\b", out) and re.search(r"Learning\s+1\b", out) and re.search(r"Review\s+1\b", out)
+    assert "Reviews: 4 in all; retention over the last 5 days: 75%" in out
+    assert re.search(r"2026-02-28\s+2\s+50%", out) and re.search(r"2026-02-27\s+1\s+100%", out)
+    forecast = out.split("Forecast")[1]
+    assert re.search(r"2026-03-02\s+1\b", forecast)  # the overdue learning card counts today
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    proc = run_cli("stats", "--db", str(db), "--cards", str(bank), "--plot", str(tmp_path / "x.pdf"))
+    assert proc.returncode == 2 and "Expected --plot FILE.png" in proc.stderr
+
+
+def test_plan_follows_day_0_3_7_14_21(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    with Store.open(db) as store:
+        store.record_review("demo-mcq", Rating.Again, T0)
+    proc = run_cli("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0 + timedelta(days=15)))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Study plan started 2026-03-02; today is day 15." in out
+    assert [int(d) for d in re.findall(r"day\s+(\d+) \(", out)] == [0, 3, 7, 14, 21]
+    assert re.search(r">> day 14 \(2026-03-16\): Application", out)
+    assert "book/likelihoods" in out and "sections to re-read: demo#two" in out
+    assert "Next checkpoint: day 21, Mock interview, on 2026-03-23." in out
+    assert "FSRS cards: 1 due now, 3 not yet seen" in out
+    proc = run_cli("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--start", "2026-02-01")
+    assert "today is day 29" in proc.stdout and "The plan is complete" in proc.stdout
