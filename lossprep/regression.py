@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -304,46 +304,37 @@ def fit_house_models(
     epochs: int = 300,
     lr: float = 0.1,
     data: HousePrices | None = None,
-    losses: Mapping[str, tuple[Callable[..., torch.Tensor], bool]] | None = None,
 ) -> HouseDemo:
-    """Fit one linear model per loss to the house prices, full batch, Adam with cosine decay.
+    """One linear model per loss of HOUSE_LOSSES, full batch, Adam, cosine decay.
 
-    Features are standardised; prices are in units of $100K (:data:`PRICE_UNIT`), so a squared
-    error stays in a range float32 and Adam handle well. The log-price model is fitted with MSE
-    to ``log(price)`` and predicts ``exp`` of its output.
-
-    Args:
-        device: where to train (``None``: :func:`lossprep.device.get_device`).
-        epochs, lr: passed to :func:`lossprep.train.fit`.
-        data: the data set; ``None`` uses :func:`lossprep.data.house_prices` with its defaults.
-        losses: name -> (loss, log target); ``None`` uses :data:`HOUSE_LOSSES`.
+    Features are standardised; prices are in units of $100K (PRICE_UNIT). The
+    log-price model fits MSE to log(price) and predicts exp of its output.
+    ``device=None`` picks with :func:`lossprep.device.get_device`; ``data=None``
+    uses :func:`lossprep.data.house_prices`.
     """
     data = house_prices() if data is None else data
-    losses = HOUSE_LOSSES if losses is None else losses
     X = standardise(data.X)
     y_units = data.price / PRICE_UNIT
     fits = {}
-    for name, (loss_fn, log_target) in losses.items():
+    for name, (loss_fn, log_target) in HOUSE_LOSSES.items():
         model = linear_model(X.shape[1])
         target = y_units.log() if log_target else y_units
-        history = fit(model, loss_fn, X, target, epochs=epochs, lr=lr, device=device)
+        history = fit(model, loss_fn, X, target,
+                      epochs=epochs, lr=lr, device=device)
         out = predict(model, X)
-        bias = float(model[0].bias.detach().cpu())
-        fits[name] = HouseFit(
-            name=name,
-            model=model,
-            history=history,
-            log_target=log_target,
-            prediction=out.exp() if log_target else out,
-            average_house=float(torch.tensor(bias).exp()) if log_target else bias,
-        )
-    # Reference: least squares on the regular houses alone, exact (float64, CPU).
+        intercept = model[0].bias.detach().cpu().double()
+        if log_target:
+            out, intercept = out.exp(), intercept.exp()
+        fits[name] = HouseFit(name=name, model=model, history=history,
+                              log_target=log_target, prediction=out,
+                              average_house=float(intercept))
+    # reference: exact least squares on the regular houses alone
     regular = ~data.luxury
-    A = torch.cat([X.double(), torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)
-    w = torch.linalg.lstsq(A[regular], y_units.double()[regular].unsqueeze(1)).solution.squeeze(1)
-    return HouseDemo(
-        data=data, X=X, y=y_units, fits=fits, reference=A @ w, reference_average_house=float(w[-1])
-    )
+    A = torch.cat([X.double(), torch.ones(len(X), 1).double()], dim=1)
+    b = y_units.double().unsqueeze(1)
+    w = torch.linalg.lstsq(A[regular], b[regular]).solution.squeeze(1)
+    return HouseDemo(data=data, X=X, y=y_units, fits=fits,
+                     reference=A @ w, reference_average_house=float(w[-1]))
 
 
 def longer_run_gap(demo: HouseDemo, *, factor: int = 4, lr: float = 0.1, device: torch.device | str | None = None) -> dict[str, float]:
