@@ -24,7 +24,6 @@ c.OverwriteCells.add_missing_cells = True
 
 # Generous per-cell limit for autograding (the graded training part runs in seconds).
 c.Execute.timeout = 120
-c.Execute.allow_errors = True
 
 # Feedback: drop the hidden tests again and reduce error tracebacks to their last line, so the
 # student sees the messages but no hidden test source (nbgrader issues #917, #1363).

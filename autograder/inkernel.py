@@ -13,8 +13,7 @@ import io
 import warnings
 from typing import Any
 
-from autograder.collect import collect_calls
-from autograder.pipeline import build_calls, judge_part, source_parts
+from autograder.pipeline import grade_namespace
 from autograder.spec import assignment_of
 
 __all__ = ["grade_part"]
@@ -26,10 +25,7 @@ def grade_part(grade_id: str, namespace: dict[str, Any]) -> float:
     sink = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stderr(sink):
         warnings.simplefilter("ignore")
-        points = source_parts(assignment)[grade_id]
-        calls = build_calls(assignment, grade_id)
-        outcomes = collect_calls({k: [c.to_dict() for c in v] for k, v in calls.items()}, namespace)
-        results = judge_part(assignment, grade_id, points, calls, outcomes)
+        results = grade_namespace(assignment, namespace, [grade_id])
     for r in results:
         print(f"{'PASS' if r.score == r.max_score else 'FAIL'}  {r.id:<40} {r.score:g}/{r.max_score:g}  {r.message}")
     return round(sum(r.score for r in results), 6)

@@ -14,7 +14,7 @@ import torch
 from autograder import SOLUTIONS
 from autograder.spec import Call, Outcome, Test, load_cases
 
-__all__ = ["TestResult", "source_notebook", "source_parts", "build_calls", "judge_part", "SEED"]
+__all__ = ["TestResult", "source_notebook", "source_parts", "build_calls", "judge_part", "grade_namespace", "SEED"]
 
 SEED = 20261123  # hidden-input seed; each test gets its own stream derived from it and its id
 
@@ -80,4 +80,19 @@ def judge_part(
             except Exception as e:  # a malformed outcome is the student's failure, not a crash
                 message = f"returns something that cannot be checked ({type(e).__name__})"
         results.append(TestResult(t.id, 0.0 if message else max_score, max_score, message or "ok"))
+    return results
+
+
+def grade_namespace(assignment: str, namespace: dict[str, Any], grade_ids: list[str] | None = None) -> list[TestResult]:
+    """Every hidden test of ``assignment`` (or of the parts ``grade_ids``) against the functions
+    in ``namespace``, all in this process: what the in-kernel harness does, cell by cell."""
+    from autograder.collect import collect_calls
+
+    results: list[TestResult] = []
+    for gid, points in source_parts(assignment).items():
+        if grade_ids is not None and gid not in grade_ids:
+            continue
+        calls = build_calls(assignment, gid)
+        outcomes = collect_calls({k: [c.to_dict() for c in v] for k, v in calls.items()}, namespace)
+        results += judge_part(assignment, gid, points, calls, outcomes)
     return results
