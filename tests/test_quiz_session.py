@@ -348,3 +348,14 @@ def test_plan_follows_day_0_3_7_14_21(tmp_path: Path, bank: Path) -> None:
     assert "FSRS cards: 1 due now, 3 not yet seen" in out
     proc = run_cli("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--start", "2026-02-01")
     assert "today is day 29" in proc.stdout and "The plan is complete" in proc.stdout
+
+
+def test_startup_to_first_card_is_well_under_a_second(tmp_path: Path) -> None:
+    """The benchmark's measurement (benchmarks/quiz_startup.py), three runs, median."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from quiz_startup import time_to_first_card
+    finally:
+        sys.path.pop(0)
+    runs = sorted(time_to_first_card(tmp_path / f"q{i}.sqlite3") for i in range(3))
+    assert runs[1] < 1.0, f"median time to first card {runs[1]:.2f} s"
