@@ -243,30 +243,36 @@ def _untypeset_prose(text: str) -> list[str]:
     return sorted({m.group(0)[:80] for m in RAW_TEX.finditer(text)})
 
 
+SELFCHECK = ".lossprep-selfcheck"  # lossprep.selfcheck, the {selfcheck} directive
+
+
 def _answer_selfcheck(page: Any) -> dict[str, Any] | None:
-    """Answer the first question of the first ``.selfcheck`` widget, if the page has one, and
-    report the widget's text before and after: feedback must appear."""
-    widget = page.locator(".selfcheck").first
-    if page.locator(".selfcheck").count() == 0:
+    """Answer the first question of the page's self-check (the ``{selfcheck}`` widget) twice,
+    wrongly then rightly, and report the feedback shown after each: None without a widget."""
+    if page.locator(SELFCHECK).count() == 0:
         return None
-    widget.scroll_into_view_if_needed()
-    before = widget.inner_text()
-    choice = widget.locator("input[type=radio], input[type=checkbox]")
-    text_box = widget.locator("input[type=text], input[type=number], textarea")
-    buttons = widget.locator("button, input[type=submit], input[type=button]")
-    summaries = widget.locator("summary")
-    if choice.count():
-        choice.first.check()
-    elif text_box.count():
-        text_box.first.fill("0")
-    if buttons.count():
-        buttons.first.click()
-    elif summaries.count():
-        summaries.first.click()
-    elif choice.count() == 0 and text_box.count() == 0:
-        return {"before": before, "after": before, "interacted": False}
-    page.wait_for_timeout(300)
-    return {"before": before, "after": widget.inner_text(), "interacted": True}
+    question = page.locator(f"{SELFCHECK} .lpq").first
+    question.scroll_into_view_if_needed()
+    kind = question.get_attribute("data-kind")
+    answer = question.get_attribute("data-answer") or ""
+    result = question.locator(".lpq-result")
+    feedback = {"kind": kind, "before": result.inner_text()}
+    for attempt in ("wrong", "right"):
+        if kind == "mcq":
+            radios = question.locator("input[type=radio]")
+            values = [radios.nth(i).get_attribute("value") for i in range(radios.count())]
+            pick = answer if attempt == "right" else next(v for v in values if v != answer)
+            question.locator(f"input[type=radio][value='{pick}']").check()
+        else:
+            typed = answer if attempt == "right" else repr(float(answer) * 3 + 7)
+            question.locator("input[type=text]").fill(typed)
+        question.locator(".lpq-check").click()
+        feedback[attempt] = result.inner_text()
+        feedback[f"{attempt}_class"] = result.get_attribute("class") or ""
+    explain = question.locator(".lpq-explain")
+    feedback["explained"] = explain.count() == 0 or explain.first.is_visible()
+    feedback["score"] = page.locator(f"{SELFCHECK} .lpq-score").first.inner_text()
+    return feedback
 
 
 class Site:
@@ -477,11 +483,17 @@ def test_toggles_and_quizzes_work_when_clicked(site: Site, name: str) -> None:
         assert not toggle["before"], f"{name}: toggle {toggle['label']!r} shows its content closed"
         assert toggle["open"], f"{name}: toggle {toggle['label']!r} did not open"
         assert toggle["after"], f"{name}: toggle {toggle['label']!r} opened but shows nothing"
-    if visit.selfcheck is not None:
-        assert visit.selfcheck["interacted"], f"{name}: .selfcheck has nothing to answer"
-        assert visit.selfcheck["after"] != visit.selfcheck["before"], (
-            f"{name}: answering the self-check showed no feedback"
+    check = visit.selfcheck
+    if check is not None:
+        assert check["before"] == "", f"{name}: self-check feedback before any answer: {check}"
+        assert "lpq-wrong" in check["wrong_class"] and check["wrong"].startswith("Not quite"), (
+            f"{name}: a wrong self-check answer got no 'not quite' feedback: {check}"
         )
+        assert "lpq-right" in check["right_class"] and check["right"] == "Correct.", (
+            f"{name}: the right self-check answer was not accepted: {check}"
+        )
+        assert check["explained"], f"{name}: the explanation stayed hidden after answering"
+        assert check["score"] == "1 of 1 answered correctly.", f"{name}: score line {check['score']!r}"
 
 
 def test_the_book_has_hints_to_toggle(site: Site) -> None:
