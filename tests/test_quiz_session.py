@@ -359,3 +359,21 @@ def test_startup_to_first_card_is_well_under_a_second(tmp_path: Path) -> None:
         sys.path.pop(0)
     runs = sorted(time_to_first_card(tmp_path / f"q{i}.sqlite3") for i in range(3))
     assert runs[1] < 1.0, f"median time to first card {runs[1]:.2f} s"
+
+
+def test_time_box_and_chapter_filter(tmp_path: Path, bank: Path) -> None:
+    (bank / "other.yml").write_text(BANK.replace("chapter: demo", "chapter: other").replace("id: demo-", "id: other-"))
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0, "--chapter", "other", "--minutes", "0.002")  # 0.12 s
+    child.expect("0 due, 4 new")
+    child.expect(r"\[1/4\] other · recall · other-recall")
+    child.expect("show the answer")
+    child.sendline("")
+    child.expect("Rate 1 Again")
+    child.sendline("3")
+    child.expect(r"Session summary \(time box reached\)")
+    child.expect("reviewed: 1")
+    child.expect("; 3 cards not yet seen")  # of chapter "other" only
+    child.expect(pexpect.EOF)
+    with Store.open(db) as store:
+        assert [r.card_id for r in store.reviews()] == ["other-recall"]
