@@ -184,7 +184,7 @@ def execute(
                     raise CellTimeoutError("the run took too long")
                 client.timeout = max(1, int(left))
                 client.execute_cell(cell, index)
-                if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
+                if any(_out_of_memory(f"{o.get('ename')}: {o.get('evalue')}") for o in cell.get("outputs", []) if o.get("output_type") == "error"):
                     flags.append("memory")
     except CellTimeoutError:
         flags.append("timeout")
@@ -204,9 +204,14 @@ def execute(
                 flags.append("tampered")
     for per_part in outcomes.values():
         for outs in (per_part or {}).values():
-            if any(str(o.get("error", "")).startswith("MemoryError") for o in outs) and "memory" not in flags:
+            if any(_out_of_memory(str(o.get("error"))) for o in outs) and "memory" not in flags:
                 flags.append("memory")
     return outcomes, sorted(set(flags), key=flags.index)
+
+
+def _out_of_memory(error: str) -> bool:
+    """Whether an error (``"Name: message"``) says the kernel ran out of memory."""
+    return error.startswith(("MemoryError", "OutOfMemoryError", "torch.OutOfMemoryError")) or "can't allocate memory" in error
 
 
 def _kernel_env() -> dict[str, str]:

@@ -1,0 +1,237 @@
+"""The grading pipeline as a whole: released notebooks are generated (no drift) and leak
+nothing, ``lossprep check`` keeps its contract, and the standard nbgrader workflow (autograde,
+feedback, export) works on this repository without showing hidden tests to students."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from grading_helpers import LOSSPREP, check_json, fill
+from test_grading_medical_loss import GOOD
+
+from autograder import ASSIGNMENTS, EXERCISES, ROOT, SOLUTIONS
+
+BIN = Path(sys.executable).parent
+PRESENT = [a for a in ASSIGNMENTS if (SOLUTIONS / a / f"{a}.ipynb").is_file()]
+
+
+def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _course(tmp: Path, names: list[str]) -> Path:
+    """A throwaway course directory with this repository's config and source notebooks."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")
+    for name in names:
+        shutil.copytree(SOLUTIONS / name, tmp / "solutions" / name)
+    return tmp
+
+
+# ---------------------------------------------------------------- drift and leaks
+
+
+def test_every_assignment_has_its_files() -> None:
+    assert "medical_loss" in PRESENT
+    for name in PRESENT:
+        assert (EXERCISES / name / f"{name}.ipynb").is_file(), f"run: nbgrader generate_assignment {name} --force"
+        assert (ROOT / "autograder" / "reference" / f"{name}.py").is_file()
+        assert (ROOT / "autograder" / "cases" / f"{name}.py").is_file()
+
+
+def test_regenerating_the_exercises_changes_nothing(tmp_path: Path) -> None:
+    course = _course(tmp_path, PRESENT)
+    for name in PRESENT:
+        _nbgrader(["generate_assignment", name, "--force"], course)
+        fresh = (course / "exercises" / name / f"{name}.ipynb").read_text(encoding="utf-8")
+        committed = (EXERCISES / name / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert fresh == committed, f"exercises/{name} is stale: run `nbgrader generate_assignment {name} --force` from the root"
+
+
+def _hidden_material() -> dict[str, list[str]]:
+    """Lines students must never see, by where they come from."""
+    found: dict[str, list[str]] = {}
+    for name in PRESENT:
+        nb = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
+        lines = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+                inside = False
+                for line in cell.source.splitlines():
+                    if begin in line:
+                        inside = True
+                    elif end in line:
+                        inside = False
+                    elif inside:
+                        lines.append(line.strip())
+            if cell.cell_type == "markdown" and meta.get("solution"):  # model written answers
+                lines += [ln.strip() for ln in cell.source.splitlines()]
+        found[f"solutions/{name}"] = [ln for ln in lines if len(ln) >= 20]
+        ref_lines = (ROOT / "autograder" / "reference" / f"{name}.py").read_text(encoding="utf-8").splitlines()
+        found[f"autograder/reference/{name}.py"] = [
+            ln.strip() for ln in ref_lines if len(ln.strip()) >= 30 and not ln.strip().startswith(("import ", "from ", "#", '"""'))
+        ]
+    return found
+
+
+def _assert_no_leak(texts: dict[str, str]) -> None:
+    hidden = _hidden_material()
+    for where, text in texts.items():
+        assert "autograder" not in text, f"{where} mentions the autograder package"
+        assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text, where
+        for origin, lines in hidden.items():
+            for line in lines:
+                assert line not in text, f"{where} contains a line of {origin}: {line!r}"
+
+
+def test_released_notebooks_leak_no_solution_no_hidden_test_no_reference() -> None:
+    texts = {}
+    for name in PRESENT:
+        nb = nbformat.read(EXERCISES / name / f"{name}.ipynb", as_version=4)
+        texts[f"exercises/{name}"] = "\n".join(c.source for c in nb.cells)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert _hidden_material()["solutions/medical_loss"], "the leak test needs something to look for"
+    _assert_no_leak(texts)
+
+
+def test_the_leak_test_catches_a_leak() -> None:
+    hidden = _hidden_material()
+    with pytest.raises(AssertionError, match="contains a line"):
+        _assert_no_leak({"fake": "x\n" + hidden["solutions/medical_loss"][0]})
+    with pytest.raises(AssertionError, match="contains a line"):
+        _assert_no_leak({"fake": hidden["autograder/reference/medical_loss.py"][0]})
+
+
+@pytest.mark.slow
+def test_built_book_leaks_nothing_and_offers_the_exercises(built_book: Path) -> None:
+    texts = {}
+    for path in built_book.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".md", ".txt", ".py", ".json"}:
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            if path.suffix == ".html":
+                raw = html.unescape(re.sub(r"<[^>]+>", "", raw))
+            texts[str(path.relative_to(built_book))] = raw
+    _assert_no_leak(texts)
+    page = (built_book / "book" / "exercises.html").read_text(encoding="utf-8")
+    for name in PRESENT:
+        assert re.search(rf'href="[^"]*_downloads/[^"]*/{name}\.ipynb"', page), f"no download link for {name}"
+        downloads = list(built_book.glob(f"_downloads/*/{name}.ipynb"))
+        assert downloads and downloads[0].read_bytes() == (EXERCISES / name / f"{name}.ipynb").read_bytes()
+
+
+def test_exercises_page_links_every_released_notebook() -> None:
+    page = (ROOT / "book" / "exercises.md").read_text(encoding="utf-8")
+    for path in sorted(EXERCISES.glob("*/*.ipynb")):
+        assert f"/exercises/{path.parent.name}/{path.name}" in page, f"book/exercises.md does not offer {path.name}"
+
+
+# ---------------------------------------------------------------- lossprep check: the contract
+
+
+def test_check_refuses_what_it_cannot_grade(tmp_path: Path) -> None:
+    text = tmp_path / "notes.ipynb"
+    text.write_text("not json", encoding="utf-8")
+    foreign = tmp_path / "foreign.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), foreign)
+    for path, words in ((tmp_path / "missing.ipynb", "no such file"), (text, "not a Jupyter notebook"), (foreign, "not one of")):
+        proc = subprocess.run([str(LOSSPREP), "check", str(path)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2
+        assert proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
+    """Edited test cells are discarded (and flagged); a function that exhausts memory loses its
+    part and raises the flag; the JSON has exactly the contract's keys."""
+    hog = "def calibrated_probability(logits, pos_weight):\n    return torch.empty(2**36)\n"
+    nb = fill("medical_loss", {**GOOD, "calibrated_probability": hog})
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "medical_loss-test-medical_loss":
+            cell.source = "print('all tests passed')"
+    path = tmp_path / "tampered.ipynb"
+    nbformat.write(nb, path)
+    report, _ = check_json(path)
+    assert set(report) == {"assignment", "score", "max_score", "tests", "flags"}
+    assert isinstance(report["score"], float) and isinstance(report["max_score"], float)
+    for t in report["tests"]:
+        assert set(t) == {"id", "score", "max_score", "message"}
+        fn, _, short = t["id"].partition(":")
+        assert fn and short and isinstance(t["message"], str)
+    assert {"tampered", "memory"} <= set(report["flags"])
+    by_id = {t["id"]: t for t in report["tests"]}
+    assert by_id["calibrated_probability:random"]["score"] == 0
+    assert by_id["medical_loss:random"]["score"] == by_id["medical_loss:random"]["max_score"]
+    assert report["score"] == pytest.approx(report["max_score"] - 2.0)
+
+
+def test_check_times_out_cleanly(tmp_path: Path) -> None:
+    looping = "def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):\n    while True:\n        pass\n"
+    path = tmp_path / "loop.ipynb"
+    nbformat.write(fill("medical_loss", {**GOOD, "medical_loss": looping}), path)
+    report, _ = check_json(path, "--timeout", "20")
+    assert "timeout" in report["flags"]
+    assert report["score"] < report["max_score"]
+    assert all(t["score"] == 0 for t in report["tests"] if t["id"].startswith("medical_loss:"))
+
+
+def test_check_table_is_readable(tmp_path: Path) -> None:
+    path = tmp_path / "release.ipynb"
+    shutil.copy(EXERCISES / "medical_loss" / "medical_loss.ipynb", path)
+    proc = subprocess.run([str(LOSSPREP), "check", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("medical_loss: 0 / 12 points")
+    assert "FAIL  medical_loss:large_logits" in proc.stdout and "graded by hand" in proc.stdout
+
+
+# ---------------------------------------------------------------- nbgrader itself
+
+
+def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
+    """alice hands in the source (full marks), bob the untouched release (0), carol a correct
+    notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
+    course = _course(tmp_path, ["medical_loss"])
+    _nbgrader(["generate_assignment", "medical_loss", "--force"], course)
+    subs = course / "submitted"
+    for student in ("alice", "bob", "carol"):
+        (subs / student / "medical_loss").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "medical_loss" / "medical_loss.ipynb", subs / "alice" / "medical_loss" / "medical_loss.ipynb")
+    shutil.copy(course / "exercises" / "medical_loss" / "medical_loss.ipynb", subs / "bob" / "medical_loss" / "medical_loss.ipynb")
+    noisy = {k: v.replace("):\n", "):\n    import sys, warnings\n    warnings.warn('stray')\n    print('noise', file=sys.stderr)\n", 1)
+             for k, v in GOOD.items()}
+    carol = fill("medical_loss", noisy)
+    carol.cells = [c for c in carol.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "medical_loss-test-calibrated_probability"]
+    nbformat.write(carol, subs / "carol" / "medical_loss" / "medical_loss.ipynb")
+
+    _nbgrader(["autograde", "medical_loss"], course)
+    _nbgrader(["generate_feedback", "medical_loss"], course)
+    _nbgrader(["export"], course)
+
+    rows = (course / "grades.csv").read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    scores = {r.split(",")[header.index("student_id")]: float(r.split(",")[header.index("raw_score")]) for r in rows[1:]}
+    assert scores == {"alice": 12.0, "bob": 0.0, "carol": 12.0}
+    assert float(rows[1].split(",")[header.index("max_score")]) == 17.0  # 12 automatic + 5 by hand
+
+    hidden = _hidden_material()["solutions/medical_loss"]
+    for student in ("alice", "bob", "carol"):
+        page = (course / "feedback" / student / "medical_loss" / "medical_loss.html").read_text(encoding="utf-8")
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        assert "grade_part" not in text and "HIDDEN TESTS" not in text and "autograder" not in text, student
+        hidden_tests = [ln for ln in hidden if "grade_part" in ln or "inkernel" in ln]
+        assert hidden_tests and not any(ln in text for ln in hidden_tests)
+        assert "strong hire" in text  # the rubric reaches the student
+    alice = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text()))
+    assert "PASS  medical_loss:large_logits" in alice
