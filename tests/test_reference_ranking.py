@@ -421,7 +421,7 @@ def test_lambdarank_beats_mse_on_held_out_ndcg_for_every_seed(seed):
         start = time.perf_counter()
         scores = train_linear_scorer(loss, train.X, train.relevance, train.mask, held_out.X, **cases.RECIPE)
         got[name] = (ndcg_at_k(scores, held_out.relevance, 10, held_out.mask).mean().item(), time.perf_counter() - start)
-    # measured: LambdaRank 0.855-0.880, MSE 0.810-0.836, a gap of 0.04-0.05 on every seed
+    # measured: LambdaRank 0.852-0.871, MSE 0.812-0.834, a gap of 0.036-0.047 on every seed
     assert got["lambdarank"][0] > got["mse"][0] + 0.025, got
     assert got["lambdarank"][1] < 10, got  # a few seconds on a shared CPU
 
