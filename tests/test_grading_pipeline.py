@@ -199,6 +199,27 @@ def test_check_table_is_readable(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- nbgrader itself
 
 
+def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
+    from autograder.nbgrader_ext import HideHiddenTests, StderrToStdout
+
+    cell = nbformat.v4.new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nsecret_check(x)\n### END HIDDEN TESTS")
+    cell.metadata = {"nbgrader": {"grade": True, "solution": False, "grade_id": "medical_loss-test-x", "points": 1, "locked": True}}
+    cell.outputs = [
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong shape", traceback=["File secret.py, line 3", "secret_check(x)"]),
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: stray\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    HideHiddenTests().preprocess(nb, {})
+    assert "secret_check" not in cell.source and cell.source.startswith("x = 1")
+    assert cell.outputs[0]["traceback"] == ["AssertionError: wrong shape"]
+    StderrToStdout().preprocess(nb, {})
+    assert cell.outputs[1]["name"] == "stdout"
+    student = nbformat.v4.new_code_cell("print(1)")
+    student.outputs = [nbformat.v4.new_output("stream", name="stderr", text="mine\n")]
+    StderrToStdout().preprocess(nbformat.v4.new_notebook(cells=[student]), {})
+    assert student.outputs[0]["name"] == "stderr"  # only test cells are relabelled
+
+
 def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
     """alice hands in the source (full marks), bob the untouched release (0), carol a correct
     notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
@@ -233,5 +254,7 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
         hidden_tests = [ln for ln in hidden if "grade_part" in ln or "inkernel" in ln]
         assert hidden_tests and not any(ln in text for ln in hidden_tests)
         assert "strong hire" in text  # the rubric reaches the student
+        reference = _hidden_material()["autograder/reference/medical_loss.py"]
+        assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
     alice = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text()))
     assert "PASS  medical_loss:large_logits" in alice

@@ -107,7 +107,7 @@ def _calibrated(kind: str):
     return build
 
 
-def _value(fn_ref, where: str, shape: str = "scalar", mismatch: str = "wrong value", **kw):
+def _value(fn_ref, where: str, shape: str = "() (a scalar)", mismatch: str = "wrong value", **kw):
     return judge_against(fn_ref, where=where, shape=shape, mismatch=mismatch, **kw)
 
 
