@@ -31,6 +31,32 @@ def _clone(x: Any) -> Any:
     return x
 
 
+def _device(name: str | None) -> torch.device | None:
+    """``"accelerator"``: CUDA, else MPS, else the CPU (so a test checks that the student's
+    function follows its inputs to a GPU wherever grading has one)."""
+    if name is None:
+        return None
+    if name == "accelerator":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def _to(x: Any, device: torch.device | None) -> Any:
+    if device is None:
+        return x
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    if isinstance(x, list | tuple):
+        return type(x)(_to(v, device) for v in x)
+    if isinstance(x, dict):
+        return {k: _to(v, device) for k, v in x.items()}
+    return x
+
+
 def _plain(value: Any) -> Any:
     """What may travel back to the grader: CPU tensors and plain numbers only."""
     if isinstance(value, torch.Tensor):
@@ -70,10 +96,11 @@ def _one(call: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
         return {"error": f"NameError: {call['fn']} is not defined"}
     mode = call["mode"]
     try:
+        device = _device(call["extra"].get("device"))
         if mode == "value":
-            return {"value": _plain(fn(*_clone(call["args"]), **_clone(call["kwargs"])))}
+            return {"value": _plain(fn(*_to(_clone(call["args"]), device), **_to(_clone(call["kwargs"]), device)))}
         if mode == "value_grad":
-            args = list(_clone(call["args"]))
+            args = list(_to(_clone(call["args"]), device))
             args[0] = args[0].requires_grad_(True)
             value = fn(*args, **_clone(call["kwargs"]))
             out: dict[str, Any] = {"value": _plain(value)}

@@ -55,6 +55,15 @@ def _basic(fn: str, mode: str = "value"):
     return build
 
 
+def _accelerator(fn: str, mode: str = "value"):
+    """Inputs on the grading machine's GPU when it has one (on the CPU otherwise)."""
+
+    def build(gen: torch.Generator) -> list[Call]:
+        return [Call(fn, _batch(gen, _size(gen)), mode=mode, extra={"device": "accelerator"}) for _ in range(2)]
+
+    return build
+
+
 def _options(fn: str):
     def build(gen: torch.Generator) -> list[Call]:
         calls = []
@@ -174,6 +183,9 @@ PARTS: dict[str, list[Test]] = {
         Test("medical_loss:large_logits", 2, _large("medical_loss"), _value(ref.medical_loss, LARGE)),
         Test("medical_loss:autograd", 1, _large("medical_loss", "value_grad"),
              _value(ref.medical_loss, LARGE, check_grad=True, grad_reference=ref.medical_loss_grad)),
+        Test("medical_loss:device", 1, _accelerator("medical_loss", "value_grad"),
+             _value(ref.medical_loss, "on the GPU (inputs on the grading machine's accelerator)", check_grad=True,
+                    grad_reference=ref.medical_loss_grad)),
     ],
     "medical_loss-test-medical_loss_grad": [
         Test("medical_loss_grad:random", 2, _basic("medical_loss_grad"),
@@ -182,6 +194,8 @@ PARTS: dict[str, list[Test]] = {
              _value(ref.medical_loss_grad, "for other fn_cost and alpha", "(N,)", GRAD_MISMATCH)),
         Test("medical_loss_grad:large_logits", 1, _large("medical_loss_grad"),
              _value(ref.medical_loss_grad, LARGE, "(N,)", GRAD_MISMATCH)),
+        Test("medical_loss_grad:device", 1, _accelerator("medical_loss_grad"),
+             _value(ref.medical_loss_grad, "on the GPU (inputs on the grading machine's accelerator)", "(N,)", GRAD_MISMATCH)),
     ],
     "medical_loss-test-calibrated_probability": [
         Test("calibrated_probability:random", 2, _calibrated("random"),
