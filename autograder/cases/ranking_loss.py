@@ -77,6 +77,8 @@ def _calls(fn: str, kind: str, options: list[dict]):
             dtype = torch.float64 if i == 2 else torch.float32
             if kind == "ties":
                 s, r, kw = _batch(gen, dtype=dtype, ties=True)
+            elif kind == "equal_grades":  # two grades only: many documents share one (scores untied)
+                s, r, kw = _batch(gen, dtype=dtype, grades=2)
             elif kind == "no_padding":
                 s, r, kw = _batch(gen, dtype=dtype, padded=False)
             elif kind == "large":
@@ -183,15 +185,15 @@ PARTS: dict[str, list[Test]] = {
         ("random", 2, "random", [{}, {"margin": 0.5}], "on random queries"),
         ("no_mask", 1, "no_padding", [{}, {"margin": 2.0}], "without a mask"),
         ("margin", 1, "random", [{"margin": 0.0}, {"margin": 3.0}], "for other margins"),
-        ("equal_grades", 1, "ties", [{}], "when many documents share a grade"),
+        ("equal_grades", 1, "equal_grades", [{}, {"margin": 0.5}], "when many documents share a grade"),
         ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
-        ("large_scores", 1, "large", [{}], LARGE),
+        ("large_scores", 2, "large", [{}], LARGE),
     ]),
     "ranking_loss-test-ranknet_loss": _tests("ranknet_loss", [
         ("random", 2, "random", [{}, {"sigma": 0.5}], "on random queries"),
         ("no_mask", 1, "no_padding", [{}], "without a mask"),
         ("sigma", 1, "random", [{"sigma": 2.0}, {"sigma": 0.3}], "for other sigma"),
-        ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
+        ("no_pairs", 2, "no_pairs", [{}], "when there is no pair"),
         ("large_scores", 2, "large", [{}, {"sigma": 2.0}], LARGE),
     ]),
     "ranking_loss-test-lambdarank_loss": _tests("lambdarank_loss", [
