@@ -56,7 +56,7 @@ class Report:
             "assignment": self.assignment,
             "score": self.score,
             "max_score": self.max_score,
-            "tests": [t.to_dict() for t in self.tests],
+            "tests": [{**t.to_dict(), "score": round(t.score, 6), "max_score": round(t.max_score, 6)} for t in self.tests],
             "flags": list(self.flags),
         }
 

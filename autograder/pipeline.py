@@ -70,7 +70,7 @@ def judge_part(
     total = sum(t.weight for t in tests)
     results = []
     for t in tests:
-        max_score = round(points * t.weight / total, 6)
+        max_score = points * t.weight / total  # totals are rounded once, in the report
         got = None if outcomes is None else outcomes.get(t.id)
         if got is None or len(got) != len(calls[t.id]):
             message = missing

@@ -253,6 +253,7 @@ def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
 # ---------------------------------------------------------------- end to end: lossprep check
 
 
+@pytest.mark.slow
 def test_check_solution_copied_anywhere_gets_full_marks(tmp_path) -> None:
     path = tmp_path / "some other name.ipynb"
     shutil.copy(SOLUTIONS / A / f"{A}.ipynb", path)
@@ -263,6 +264,7 @@ def test_check_solution_copied_anywhere_gets_full_marks(tmp_path) -> None:
     assert report["score"] == report["max_score"] == 12.0
 
 
+@pytest.mark.slow
 def test_check_other_styles_with_warnings_keep_full_marks(tmp_path) -> None:
     noisy = {k: v.replace("):\n", "):\n    import sys, warnings\n    warnings.warn('a stray warning')\n    print('noise', file=sys.stderr)\n", 1)
              for k, v in OTHER_STYLES.items()}
@@ -273,6 +275,7 @@ def test_check_other_styles_with_warnings_keep_full_marks(tmp_path) -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_check_release_scores_zero_and_wrong_answer_loses_points(tmp_path) -> None:
     path = tmp_path / "release.ipynb"
     nbformat.write(fill(A, {}), path)

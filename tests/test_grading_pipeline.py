@@ -50,6 +50,7 @@ def test_every_assignment_has_its_files() -> None:
         assert (ROOT / "autograder" / "cases" / f"{name}.py").is_file()
 
 
+@pytest.mark.slow
 def test_regenerating_the_exercises_changes_nothing(tmp_path: Path) -> None:
     course = _course(tmp_path, PRESENT)
     for name in PRESENT:
@@ -153,6 +154,7 @@ def test_check_refuses_what_it_cannot_grade(tmp_path: Path) -> None:
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
     """Edited test cells are discarded (and flagged); a function that exhausts memory loses its
     part and raises the flag; the JSON has exactly the contract's keys."""
@@ -177,6 +179,7 @@ def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
     assert report["score"] == pytest.approx(report["max_score"] - 2.0)
 
 
+@pytest.mark.slow
 def test_check_times_out_cleanly(tmp_path: Path) -> None:
     looping = "def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):\n    while True:\n        pass\n"
     path = tmp_path / "loop.ipynb"
@@ -187,6 +190,7 @@ def test_check_times_out_cleanly(tmp_path: Path) -> None:
     assert all(t["score"] == 0 for t in report["tests"] if t["id"].startswith("medical_loss:"))
 
 
+@pytest.mark.slow
 def test_check_table_is_readable(tmp_path: Path) -> None:
     path = tmp_path / "release.ipynb"
     shutil.copy(EXERCISES / "medical_loss" / "medical_loss.ipynb", path)
@@ -220,6 +224,7 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
     assert student.outputs[0]["name"] == "stderr"  # only test cells are relabelled
 
 
+@pytest.mark.slow
 def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
     """alice hands in the source (full marks), bob the untouched release (0), carol a correct
     notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
@@ -254,7 +259,8 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
         hidden_tests = [ln for ln in hidden if "grade_part" in ln or "inkernel" in ln]
         assert hidden_tests and not any(ln in text for ln in hidden_tests)
         assert "strong hire" in text  # the rubric reaches the student
-        reference = _hidden_material()["autograder/reference/medical_loss.py"]
-        assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
+        if student != "alice":  # alice handed in the instructor's solution itself
+            reference = _hidden_material()["autograder/reference/medical_loss.py"]
+            assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
     alice = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text()))
     assert "PASS  medical_loss:large_logits" in alice
