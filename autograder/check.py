@@ -257,8 +257,13 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as e:
         print(f"lossprep check: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(report.to_dict()))
-    else:
-        print(report.table())
+    except Exception as e:  # no traceback for a user: say what broke, in one line
+        print(f"lossprep check: grading failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(report.to_dict()) if args.json else report.table(), flush=True)
+    except BrokenPipeError:  # `lossprep check nb.ipynb | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
