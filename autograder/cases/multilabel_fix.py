@@ -150,8 +150,8 @@ def _tune_calls(kind: str):
                 cands = torch.rand(int(torch.randint(2, 8, (1,), generator=gen)), generator=gen, dtype=torch.float64)
                 cands = [round(float(v), 3) for v in cands]  # unsorted, as a list or a tensor
                 calls.append(Call("tune_thresholds", (probs, y), {"candidates": cands if i != 1 else torch.tensor(cands, dtype=dtype)}))
-            elif kind == "ties":  # probabilities on a coarse grid: many candidates tie
-                grid = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0], dtype=dtype)
+            elif kind == "ties":  # probabilities on a coarse grid between candidates: many tie
+                grid = torch.tensor([0.0, 0.22, 0.47, 0.72, 1.0], dtype=dtype)
                 calls.append(Call("tune_thresholds", (grid[torch.randint(0, 5, (n, c), generator=gen)], y)))
             else:  # undefined: a label with no positive and, at high thresholds, no prediction
                 y[:, 0] = 0.0

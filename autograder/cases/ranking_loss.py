@@ -170,7 +170,7 @@ def _train_judge(calls: list[Call], outcomes: list[Outcome]) -> str | None:
 
 
 PADDING = "when padded slots hold other values"
-LARGE = "when scores are large (|s| up to 1e4)"
+LARGE = "when |scores| are large"
 
 PARTS: dict[str, list[Test]] = {
     "ranking_loss-test-ndcg_at_k": _tests("ndcg_at_k", [
