@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import nbformat
 from autograder import ASSIGNMENTS, EXERCISES
 from autograder.pipeline import TestResult, build_calls, judge_part, source_notebook, source_parts
 
-__all__ = ["CheckError", "Report", "identify", "restore", "execute", "grade", "add_arguments", "run"]
+__all__ = ["CheckError", "Report", "identify", "restore", "forbidden_imports", "execute", "grade", "add_arguments", "run"]
 
 COLLECTOR = Path(__file__).with_name("collect.py")
 MEMORY_LIMIT = 6 * 1024**3  # bytes of address space for the student's kernel
@@ -128,12 +129,32 @@ def restore(nb: nbformat.NotebookNode, assignment: str) -> tuple[nbformat.Notebo
     return out, tampered
 
 
+FORBIDDEN = ("autograder",)  # packages the student's kernel may not import (the reference lives there)
+
+
 def _limits_cell(memory: int) -> str:
+    """The first cell the kernel runs: an address-space limit, and an import hook that refuses
+    the grading package (the student's code must not call the hidden reference)."""
     return (
-        "import resource as _r\n"
+        "import resource as _r, sys as _s\n"
         f"_r.setrlimit(_r.RLIMIT_AS, ({memory}, {memory}))\n"
-        "del _r\n"
+        "class _LossprepForbidden:\n"
+        f"    names = {FORBIDDEN!r}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in self.names:\n"
+        "            raise ImportError(f'forbidden import: {name} is not available while grading')\n"
+        "        return None\n"
+        "_s.meta_path.insert(0, _LossprepForbidden())\n"
+        "for _m in [m for m in _s.modules if m.split('.')[0] in _LossprepForbidden.names]:\n"
+        "    del _s.modules[_m]\n"
+        "del _r, _s, _LossprepForbidden\n"
     )
+
+
+def forbidden_imports(nb: nbformat.NotebookNode) -> bool:
+    """Whether the code to run names a forbidden package (an import, or a string for importlib)."""
+    pattern = re.compile(r"\b(" + "|".join(FORBIDDEN) + r")\b")
+    return any(pattern.search(c.source) for c in nb.cells if c.cell_type == "code")
 
 
 def _collector_cell(in_path: Path, out_path: Path) -> str:
@@ -184,8 +205,11 @@ def execute(
                     raise CellTimeoutError("the run took too long")
                 client.timeout = max(1, int(left))
                 client.execute_cell(cell, index)
-                if any(_out_of_memory(f"{o.get('ename')}: {o.get('evalue')}") for o in cell.get("outputs", []) if o.get("output_type") == "error"):
+                errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                if any(_out_of_memory(e) for e in errors):
                     flags.append("memory")
+                if any("forbidden import" in e for e in errors):
+                    flags.append("forbidden-import")
     except CellTimeoutError:
         flags.append("timeout")
         try:
@@ -233,6 +257,9 @@ def grade(path: Path, *, timeout: float = TIMEOUT) -> Report:
         outcomes, flags = execute(run_nb, jobs, Path(tmp), timeout=timeout)
     if tampered:
         flags.append("tampered")
+    if forbidden_imports(run_nb) or any("forbidden import" in str(o.get("error")) for part in outcomes.values()
+                                        for outs in (part or {}).values() for o in outs):
+        flags.append("forbidden-import")
     missing = "the notebook timed out before this test ran" if "timeout" in flags else "the tests could not run (the kernel stopped)"
     tests: list[TestResult] = []
     for gid, points in parts.items():

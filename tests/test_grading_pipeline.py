@@ -159,7 +159,13 @@ def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
     """Edited test cells are discarded (and flagged); a function that exhausts memory loses its
     part and raises the flag; the JSON has exactly the contract's keys."""
     hog = "def calibrated_probability(logits, pos_weight):\n    return torch.empty(2**36)\n"
-    nb = fill("medical_loss", {**GOOD, "calibrated_probability": hog})
+    # reaching for the hidden reference (spelled so that only the kernel's import hook sees it)
+    sneaky = (
+        "import importlib\n_ref = importlib.import_module('auto' + 'grader.reference.medical_loss')\n"
+        "def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):\n"
+        "    return _ref.medical_loss_grad(logits, targets, severity, fn_cost, alpha)\n"
+    )
+    nb = fill("medical_loss", {**GOOD, "calibrated_probability": hog, "medical_loss_grad": sneaky})
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "medical_loss-test-medical_loss":
             cell.source = "print('all tests passed')"
@@ -172,11 +178,23 @@ def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
         assert set(t) == {"id", "score", "max_score", "message"}
         fn, _, short = t["id"].partition(":")
         assert fn and short and isinstance(t["message"], str)
-    assert {"tampered", "memory"} <= set(report["flags"])
+    assert {"tampered", "memory", "forbidden-import"} <= set(report["flags"])
     by_id = {t["id"]: t for t in report["tests"]}
     assert by_id["calibrated_probability:random"]["score"] == 0
+    assert by_id["medical_loss_grad:random"]["score"] == 0
     assert by_id["medical_loss:random"]["score"] == by_id["medical_loss:random"]["max_score"]
-    assert report["score"] == pytest.approx(report["max_score"] - 2.0)
+    assert report["score"] == pytest.approx(report["max_score"] - 2.0 - 3.0)
+
+
+def test_forbidden_imports_are_spotted_in_the_source() -> None:
+    from autograder.check import forbidden_imports
+
+    def nb(src: str) -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src)])
+
+    assert forbidden_imports(nb("from autograder.reference.medical_loss import medical_loss"))
+    assert forbidden_imports(nb("import importlib\nimportlib.import_module('autograder.reference')"))
+    assert not forbidden_imports(nb("from lossprep.data import imbalanced_xrays\nautograded = 1"))
 
 
 @pytest.mark.slow
