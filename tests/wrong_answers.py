@@ -2,9 +2,10 @@
 
 Each public function has the signature of the exercise function it imitates (its name says
 which, then the mistake) and uses only ``torch``, ``F``, ``math`` and this module's private
-helpers, so this module's source pasted into a student notebook defines them all. ``WRONG`` maps each to the exercise function it answers. The
-reference tests show each differs from the reference on inputs of the kind the hidden tests
-use; the grading tests check that each loses its points.
+helpers, so this module's source pasted into a student notebook defines them all. ``WRONG``
+maps each to the exercise function it answers. The reference tests show that each differs
+from the reference on inputs of the kind the hidden tests use; the grading tests check that
+each loses its points.
 """
 
 from __future__ import annotations

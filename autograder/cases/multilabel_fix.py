@@ -149,7 +149,8 @@ def _tune_calls(kind: str):
             elif kind == "candidates":
                 cands = torch.rand(int(torch.randint(2, 8, (1,), generator=gen)), generator=gen, dtype=torch.float64)
                 cands = [round(float(v), 3) for v in cands]  # unsorted, as a list or a tensor
-                calls.append(Call("tune_thresholds", (probs, y), {"candidates": cands if i != 1 else torch.tensor(cands, dtype=dtype)}))
+                given = cands if i != 1 else torch.tensor(cands, dtype=dtype)
+                calls.append(Call("tune_thresholds", (probs, y), {"candidates": given}))
             elif kind == "ties":  # probabilities on a coarse grid between candidates: many tie
                 grid = torch.tensor([0.0, 0.22, 0.47, 0.72, 1.0], dtype=dtype)
                 calls.append(Call("tune_thresholds", (grid[torch.randint(0, 5, (n, c), generator=gen)], y)))
@@ -222,7 +223,8 @@ def _judge_f1(calls: list[Call], outcomes: list[Outcome]) -> str | None:
     _, held_out = _data()
     f1, _ = tag_metrics(torch.sigmoid(z) >= 0.5, held_out.Y)
     if f1 < training_bars()["f1_bar"]:
-        return "on held-out examples, the tags read with sigmoid(logits) >= 0.5 have a micro-F1 no better than the softmax tagger's"
+        return ("on held-out examples, the tags read from your model's logits with the default threshold have a "
+                "micro-F1 no better than the softmax tagger's")
     return None
 
 
@@ -235,7 +237,7 @@ def _judge_count(calls: list[Call], outcomes: list[Outcome]) -> str | None:
     true = float(held_out.Y.sum(1).double().mean())
     if abs(tags - true) > TAG_COUNT_TOLERANCE:
         side = "too few" if tags < true else "too many"
-        return f"on held-out examples the model predicts {side} tags per example (sigmoid(logits) >= 0.5)"
+        return f"on held-out examples the model predicts {side} tags per example (read with the default threshold)"
     return None
 
 
