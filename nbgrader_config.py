@@ -35,7 +35,10 @@ c.GenerateFeedback.preprocessors = [
 
 # Stderr output in a test cell scores 0 in nbgrader; the hidden tests swallow warnings
 # themselves, and this moves any stray stderr (C-level messages) of a test cell to stdout.
+# A student cell that names the grading package (to call the hidden reference) is replaced by
+# an ImportError before it runs.
 c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_ext.ForbidGraderImports",
     "nbgrader.preprocessors.Execute",
     "autograder.nbgrader_ext.StderrToStdout",
     "nbgrader.preprocessors.IgnorePattern",

@@ -236,6 +236,11 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
     assert cell.outputs[0]["traceback"] == ["AssertionError: wrong shape"]
     StderrToStdout().preprocess(nb, {})
     assert cell.outputs[1]["name"] == "stdout"
+    from autograder.nbgrader_ext import ForbidGraderImports
+
+    cheat = nbformat.v4.new_code_cell("from autograder.reference.medical_loss import medical_loss")
+    ForbidGraderImports().preprocess(nbformat.v4.new_notebook(cells=[cheat, cell]), {})
+    assert cheat.source.startswith("raise ImportError") and cell.source.startswith("x = 1")
     student = nbformat.v4.new_code_cell("print(1)")
     student.outputs = [nbformat.v4.new_output("stream", name="stderr", text="mine\n")]
     StderrToStdout().preprocess(nbformat.v4.new_notebook(cells=[student]), {})
