@@ -402,3 +402,27 @@ def test_hidden_training_part_passes_the_reference_and_fails_the_bugs(one_thread
         got = _grade({**REFERENCE, "train_fixed_tagger": getattr(wrong_answers, name)}, gid)
         assert got["train_fixed_tagger:tag_count"] != "ok", name
         assert got["train_fixed_tagger:f1"] != "ok", name
+
+
+def test_signatures_are_the_issues_in_reference_and_notebook():
+    import inspect
+
+    import nbformat
+
+    from autograder import EXERCISES, SOLUTIONS
+
+    want = {
+        "multilabel_loss": "(logits, targets, pos_weight=None)",
+        "predict_labels": "(logits, threshold=0.5)",
+        "tune_thresholds": "(probs, targets, candidates=None)",
+        "train_fixed_tagger": "(X, Y)",
+    }
+    ref = {"multilabel_loss": multilabel_loss, "predict_labels": predict_labels, "tune_thresholds": tune_thresholds,
+           "train_fixed_tagger": train_fixed_tagger}
+    for name, sig in want.items():
+        params = inspect.signature(ref[name]).parameters.values()
+        assert "(" + ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params) + ")" == sig
+    for path in (SOLUTIONS / "multilabel_fix" / "multilabel_fix.ipynb", EXERCISES / "multilabel_fix" / "multilabel_fix.ipynb"):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        for name, sig in want.items():
+            assert f"def {name}{sig}:" in text, (path, name)

@@ -443,3 +443,25 @@ def test_hidden_training_part_passes_lambdarank_and_fails_mse():
     finally:
         torch.set_num_threads(before)
     assert got["training:ndcg"] == "trained with your loss, the scorer's held-out NDCG@10 is no better than with MSE on the grades"
+
+
+def test_signatures_are_the_issues_in_reference_and_notebook():
+    import inspect
+
+    import nbformat
+
+    from autograder import EXERCISES, SOLUTIONS
+
+    want = {
+        "ndcg_at_k": "(scores, relevance, k=10, mask=None)",
+        "pairwise_hinge_loss": "(scores, relevance, margin=1.0, mask=None)",
+        "ranknet_loss": "(scores, relevance, sigma=1.0, mask=None)",
+        "lambdarank_loss": "(scores, relevance, k=10, sigma=1.0, mask=None)",
+    }
+    for name, sig in want.items():
+        params = inspect.signature(REFERENCE[name]).parameters.values()
+        assert "(" + ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params) + ")" == sig
+    for path in (SOLUTIONS / "ranking_loss" / "ranking_loss.ipynb", EXERCISES / "ranking_loss" / "ranking_loss.ipynb"):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        for name, sig in want.items():
+            assert f"def {name}{sig}:" in text, (path, name)
