@@ -287,3 +287,47 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
             assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
     alice = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text()))
     assert "PASS  medical_loss:large_logits" in alice
+
+
+# ---------------------------------------------------------------- the collector and the judges, alone
+
+
+def test_collector_isolates_calls_and_keeps_only_tensors() -> None:
+    import torch
+
+    from autograder.collect import collect_calls
+    from autograder.spec import Call
+
+    def edits_in_place(x):
+        x.mul_(0)
+        return x.sum()
+
+    def returns_list(x):
+        return [1.0]
+
+    def raises(x):
+        raise KeyError("oops")
+
+    x = torch.ones(3)
+    calls = {"f:a": [Call("edits_in_place", (x,)).to_dict(), Call("edits_in_place", (x,)).to_dict()],
+             "g:b": [Call("returns_list", (x,)).to_dict()], "h:c": [Call("raises", (x,)).to_dict()],
+             "k:d": [Call("missing", (x,)).to_dict()], "m:e": [Call("double", (x,), mode="value_grad").to_dict()]}
+    ns = {"edits_in_place": edits_in_place, "returns_list": returns_list, "raises": raises, "double": lambda t: (2 * t).sum()}
+    out = collect_calls(calls, ns)
+    assert torch.equal(x, torch.ones(3)), "the grader's inputs must not change"
+    assert [o["value"].item() for o in out["f:a"]] == [0.0, 0.0]
+    assert "expected a tensor" in out["g:b"][0]["error"]
+    assert out["h:c"][0]["error"].startswith("KeyError")
+    assert out["k:d"][0]["error"] == "NameError: missing is not defined"
+    assert out["m:e"][0]["value"].item() == 6.0 and torch.equal(out["m:e"][0]["grad"], torch.full((3,), 2.0))
+
+
+def test_scores_are_shared_by_weight_and_missing_outcomes_score_zero() -> None:
+    from autograder.pipeline import build_calls, judge_part
+
+    gid = "medical_loss-test-calibrated_probability"
+    calls = build_calls("medical_loss", gid)
+    assert build_calls("medical_loss", gid)["calibrated_probability:random"][0].args[0].equal(calls["calibrated_probability:random"][0].args[0])
+    results = judge_part("medical_loss", gid, 2.0, calls, None, missing="the notebook timed out")
+    assert [r.max_score for r in results] == [1.0, 0.5, 0.5]
+    assert all(r.score == 0 and r.message == "the notebook timed out" for r in results)
