@@ -97,9 +97,16 @@ def identify(path: Path) -> tuple[nbformat.NotebookNode, str]:
     return nb, name
 
 
+def _is_demo(grade_id: str) -> bool:
+    """Locked ``NAME-demo-PART`` cells only show something (a training run, a plot): the grade
+    does not depend on them, so ``lossprep check`` skips them to stay fast."""
+    return grade_id.split("-")[1:2] == ["demo"]
+
+
 def restore(nb: nbformat.NotebookNode, assignment: str) -> tuple[nbformat.NotebookNode, bool]:
     """The cells to run: the student's solution cells and their own code cells; locked code
-    cells as released (missing ones put back); no test cells (they are graded out of the kernel).
+    cells as released (missing ones put back), except demo cells; no test cells (they are
+    graded out of the kernel).
     Returns the notebook and whether a test or locked cell had been edited."""
     release = nbformat.read(EXERCISES / assignment / f"{assignment}.ipynb", as_version=4)
     source = nbformat.read(source_notebook(assignment), as_version=4)
@@ -117,11 +124,12 @@ def restore(nb: nbformat.NotebookNode, assignment: str) -> tuple[nbformat.Notebo
             original = locked[gid]
             if cell.source not in (original.source, also_fine.get(gid)):
                 tampered = True
-            if original.cell_type == "code" and not _nbgrader(original).get("grade"):
+            if original.cell_type == "code" and not _nbgrader(original).get("grade") and not _is_demo(gid):
                 cells.append(nbformat.v4.new_code_cell(original.source))
         elif cell.cell_type == "code":
             cells.append(nbformat.v4.new_code_cell(cell.source))
-    missing = [c for gid, c in locked.items() if gid not in seen and c.cell_type == "code" and not _nbgrader(c).get("grade")]
+    missing = [c for gid, c in locked.items()
+               if gid not in seen and c.cell_type == "code" and not _nbgrader(c).get("grade") and not _is_demo(gid)]
     cells = [nbformat.v4.new_code_cell(c.source) for c in missing] + cells
     out = nbformat.v4.new_notebook()
     out.cells = cells
