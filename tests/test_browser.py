@@ -573,3 +573,30 @@ def test_exercise_download_links_serve_the_notebooks(site: Site) -> None:
             released = ROOT / "exercises" / Path(filename).stem / filename
             if released.is_file():
                 assert body == released.read_bytes(), f"{url} differs from {released}"
+
+
+def test_book_reads_from_files_without_a_server(site: Site) -> None:
+    """A reader opens _build/html/index.html from disk (file://): same checks, no server."""
+    root = site.server.root
+    context = site.browser.new_context()
+    problems: list[str] = []
+    context.route(
+        "**/*",
+        lambda r: r.continue_()
+        if r.request.url.startswith("file://")
+        else (problems.append(f"network: {r.request.url}"), r.abort()),
+    )
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        page.goto((root / "index.html").as_uri())
+        page.wait_for_url(f"**/{toc_pages()[0]}.html", timeout=10000)
+        for name in toc_pages():
+            page.goto((root / f"{name}.html").as_uri(), wait_until="load")
+            math = page.evaluate(JS_MATH)
+            assert math["ok"] or math["total"] == 0, f"{name}: MathJax did not start from file://"
+            assert math["untypeset"] == [] and math["errors"] == [], f"{name} from file://: {math}"
+    finally:
+        context.close()
+    assert problems == [], f"opened from file://: {problems}"
