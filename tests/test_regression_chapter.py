@@ -223,8 +223,8 @@ def test_robust_fits_beat_mse_on_regular_houses(demo):
     # Huber and MAE are as good as a fit that never saw the luxury houses
     assert mae[HUBER] == pytest.approx(mae["reference"], rel=0.01)
     assert mae["MAE"] == pytest.approx(mae["reference"], rel=0.01)
-    # the chapter says MAE edges Huber on this metric
-    assert mae["MAE"] <= mae[HUBER]
+    # the chapter calls them tied: no winner to read into the difference
+    assert abs(mae["MAE"] - mae[HUBER]) < 0.01 * mae["reference"]
 
 
 def test_mse_fit_is_shifted_up_and_robust_fits_are_not(demo):
