@@ -68,7 +68,20 @@ def book_chapters(root: Path = ROOT) -> list[str]:
     if not toc.is_file():
         return []
     names = re.findall(r"file:\s*book/([\w-]+)", toc.read_text(encoding="utf-8"))
-    return [n for n in names if (root / "book" / f"{n}.md").is_file() or (root / "book" / f"{n}.ipynb").is_file()]
+    return [n for n in names if is_chapter(root / "book" / f"{n}.md") or (root / "book" / f"{n}.ipynb").is_file()]
+
+
+def is_chapter(path: Path) -> bool:
+    """A teaching chapter is a notebook: a MyST markdown file whose front matter names a
+    kernel. Plain pages of the book (the landing page, the exercises list) are not chapters
+    and have no quiz cards."""
+    if not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return False
+    front = text[4 : text.find("\n---", 4)]
+    return "kernelspec:" in front
 
 
 def exercises(root: Path = ROOT) -> list[str]:
