@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -373,6 +374,7 @@ def test_time_box_and_chapter_filter(tmp_path: Path, bank: Path) -> None:
     child.expect("show the answer")
     child.sendline("")
     child.expect("Rate 1 Again")
+    time.sleep(0.5)  # past the 0.12 s box for sure, however fast this machine answers
     child.sendline("3")
     child.expect(r"Session summary \(time box reached\)")
     child.expect("reviewed: 1")
