@@ -127,11 +127,33 @@ def _question(card: Card, n: int) -> str:
             f'<input type="text" inputmode="decimal" aria-label="your answer" autocomplete="off"> {button}{explain}</div>')
 
 
-def render_selfcheck(cards: list[Card], chapter: str) -> str:
-    """The self-check HTML (questions, style and inline script) for ``cards`` of ``chapter``."""
-    chosen = [c for c in cards if c.kind in ("mcq", "numeric")]
-    if not chosen:
+DEFAULT_COUNT = 8
+
+
+def select_cards(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT) -> list[Card]:
+    """At most ``count`` of the chapter's multiple-choice and numeric cards, in file order.
+
+    The choice is the same on every build (seeded by the chapter's name) and keeps at least
+    one numeric card when the chapter has any, so the short self-check mixes both kinds.
+    """
+    if count < 1:
+        raise ValueError(f"Expected a count of at least 1, got {count}")
+    eligible = [c for c in cards if c.kind in ("mcq", "numeric")]
+    if not eligible:
         raise CardError(f"chapter {chapter!r} has no multiple-choice or numeric cards for a self-check")
+    if len(eligible) <= count:
+        return eligible
+    picked = sorted(random.Random(chapter).sample(range(len(eligible)), count))
+    numeric = [i for i, c in enumerate(eligible) if c.kind == "numeric"]
+    if numeric and not any(eligible[i].kind == "numeric" for i in picked):
+        picked = sorted(picked[:-1] + [numeric[0]])
+    return [eligible[i] for i in picked]
+
+
+def render_selfcheck(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT) -> str:
+    """The self-check HTML (questions, style and inline script) for ``cards`` of ``chapter``:
+    ``count`` questions chosen by :func:`select_cards`."""
+    chosen = select_cards(cards, chapter, count)
     body = "".join(_question(c, i) for i, c in enumerate(chosen, 1))
     return (f'{STYLE}<div class="lossprep-selfcheck" data-chapter="{html.escape(chapter)}">'
             f'<p class="lpq-intro">{len(chosen)} questions from this chapter\'s quiz cards, checked in your browser. '
@@ -145,7 +167,7 @@ class SelfCheckDirective(SphinxDirective):
     required_arguments = 1
     optional_arguments = 0
     has_content = False
-    option_spec = {"class": directives.class_option}
+    option_spec = {"class": directives.class_option, "count": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         chapter = self.arguments[0].strip()
@@ -160,7 +182,7 @@ class SelfCheckDirective(SphinxDirective):
             raise self.error(f"selfcheck: no card file {path}")
         self.env.note_dependency(str(path))
         try:
-            html_text = render_selfcheck(load_file(path), chapter)
+            html_text = render_selfcheck(load_file(path), chapter, self.options.get("count", DEFAULT_COUNT))
         except (CardError, ValueError) as exc:
             raise self.error(f"selfcheck: {exc}") from None
         return [nodes.raw("", html_text, format="html")]

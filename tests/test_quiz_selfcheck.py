@@ -35,7 +35,9 @@ def build(tmp_path: Path, body: str, *, cards: Path | None = None) -> subprocess
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("selfcheck")
-    proc = build(tmp, "# Chapter\n\nSome math $x^2$.\n\n## Self-check\n\n```{selfcheck} likelihoods\n```\n")
+    # every card, so the tests below can check each one; the chapters use the short default
+    body = "# Chapter\n\nSome math $x^2$.\n\n## Self-check\n\n```{selfcheck} likelihoods\n:count: 100\n```\n"
+    proc = build(tmp, body)
     assert proc.returncode == 0, proc.stderr
     return (tmp / "html" / "index.html").read_text()
 
@@ -45,6 +47,21 @@ def test_renders_every_mcq_and_numeric_card(page: str) -> None:
     rendered = re.findall(r'<div class="lpq" id="lpq-([\w-]+)" data-card="[\w-]+" data-kind="(\w+)"', page)
     assert rendered == [(c.id, c.kind) for c in cards]
     assert page.count('class="lossprep-selfcheck"') == 1
+
+
+def test_default_selection_is_short_stable_and_mixed() -> None:
+    from lossprep.selfcheck import DEFAULT_COUNT, select_cards
+
+    for chapter in ("likelihoods", "regression"):
+        cards = load_bank().chapter(chapter)
+        picked = select_cards(cards, chapter)
+        assert len(picked) == DEFAULT_COUNT < len([c for c in cards if c.kind in ("mcq", "numeric")])
+        assert [c.id for c in picked] == [c.id for c in select_cards(cards, chapter)]
+        assert {c.kind for c in picked} == {"mcq", "numeric"}
+        order = [c.id for c in cards]
+        assert [order.index(c.id) for c in picked] == sorted(order.index(c.id) for c in picked)
+        with pytest.raises(ValueError, match="at least 1"):
+            select_cards(cards, chapter, 0)
 
 
 def test_mcq_answers_point_at_the_right_choice(page: str) -> None:
