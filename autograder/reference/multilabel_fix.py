@@ -8,11 +8,12 @@ tag, then a threshold per tag.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from autograder.threads import one_thread
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -185,25 +186,13 @@ class _ShiftedLinear(torch.nn.Module):
         return self.linear(X) - self.shift
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Train small models on one CPU thread (restored afterwards): on a busy machine, thread
-    hand-offs cost far more than the tiny matrix products they split."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fit_linear_tagger(X: torch.Tensor, loss_fn, n_labels: int, *, epochs: int, lr: float) -> torch.nn.Linear:
     model = torch.nn.Linear(X.shape[1], n_labels).to(device=X.device, dtype=X.dtype)
     with torch.no_grad():  # zero start: the problem is convex, and no global seed is touched
         model.weight.zero_()
         model.bias.zero_()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    with torch.enable_grad(), _one_thread():  # trains even when called under no_grad
+    with torch.enable_grad(), one_thread():  # trains even when called under no_grad
         for _ in range(epochs):
             opt.zero_grad()
             loss_fn(model(X)).backward()

@@ -11,12 +11,12 @@ document index first.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+
+from autograder.threads import one_thread
 
 __all__ = [
     "ndcg_at_k",
@@ -206,18 +206,6 @@ def mse_loss(scores: torch.Tensor, relevance: torch.Tensor, mask: torch.Tensor |
     return err.sum() / m.sum().clamp(min=1)
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Train small models on one CPU thread (restored afterwards): on a busy machine, thread
-    hand-offs cost far more than the tiny matrix products they split."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_linear_scorer(
     loss_fn,
     X: torch.Tensor,
@@ -242,7 +230,7 @@ def train_linear_scorer(
     torch.manual_seed(seed)
     model = torch.nn.Linear(X.shape[-1], 1).to(device=X.device, dtype=X.dtype)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    with torch.enable_grad(), _one_thread():  # trains even when called under no_grad
+    with torch.enable_grad(), one_thread():  # trains even when called under no_grad
         for _ in range(epochs):
             opt.zero_grad()
             loss_fn(model(X).squeeze(-1), relevance, mask=mask, **kwargs).backward()
