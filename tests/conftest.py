@@ -19,7 +19,10 @@ def built_book() -> Path:
     cached by jupyter-cache) and return the HTML folder."""
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "--all", "--warningiserror", "--nitpick", "--keep-going", str(ROOT)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    # The kernels must draw with matplotlib's inline backend: with MPLBACKEND=Agg (set above
+    # for the tests' own plots) plt.show() in a chapter would display nothing.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-8000:]
         pytest.fail(f"strict book build failed (exit {proc.returncode}):\n{tail}", pytrace=False)

@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import jupytext
 import pytest
 import yaml
 
@@ -32,16 +33,30 @@ def test_book_builds_strictly_with_every_page(built_book: Path):
         assert 'class="output stderr"' not in html, f"{f} shows stderr output"
 
 
+def figure_cells(page: str) -> int:
+    """How many code cells of a page ask for a captioned figure."""
+    path = ROOT / f"{page}.md"
+    if not path.is_file():
+        return 0
+    nb = jupytext.read(path)
+    return sum(1 for c in nb.cells if c.cell_type == "code" and c.metadata.get("mystnb", {}).get("figure"))
+
+
 @pytest.mark.slow
 def test_figures_are_rendered_with_captions(built_book: Path):
+    total = 0
     for f in toc_files():
         html = (built_book / f"{f}.html").read_text(encoding="utf-8")
         images = re.findall(r"<img [^>]*>", html)
         figures = html.count("<figure")
         captions = html.count("<figcaption")
+        expected = figure_cells(f)
+        total += expected
+        assert figures == expected, f"{f}: {expected} figure cells but {figures} figures in the HTML"
         assert captions == figures, f"{f}: {figures} figures but {captions} captions"
         for tag in images:
             assert re.search(r'alt="[^"]+"', tag), f"{f}: image without alt text: {tag[:120]}"
+    assert total >= 5, "the chapters should have figures"
 
 
 PAGE = """---
