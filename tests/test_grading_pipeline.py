@@ -6,37 +6,19 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import LOSSPREP, check_json, fill
+from grading_helpers import LOSSPREP, check_json, fill, make_course, nbgrader_round_trip, run_nbgrader
 from test_grading_medical_loss import GOOD
 
 from autograder import ASSIGNMENTS, EXERCISES, ROOT, SOLUTIONS
 
-BIN = Path(sys.executable).parent
 PRESENT = [a for a in ASSIGNMENTS if (SOLUTIONS / a / f"{a}.ipynb").is_file()]
-
-
-def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def _course(tmp: Path, names: list[str]) -> Path:
-    """A throwaway course directory with this repository's config and source notebooks."""
-    shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")
-    for name in names:
-        shutil.copytree(SOLUTIONS / name, tmp / "solutions" / name)
-    return tmp
 
 
 # ---------------------------------------------------------------- drift and leaks
@@ -52,9 +34,9 @@ def test_every_assignment_has_its_files() -> None:
 
 @pytest.mark.slow
 def test_regenerating_the_exercises_changes_nothing(tmp_path: Path) -> None:
-    course = _course(tmp_path, PRESENT)
+    course = make_course(tmp_path, PRESENT)
     for name in PRESENT:
-        _nbgrader(["generate_assignment", name, "--force"], course)
+        run_nbgrader(["generate_assignment", name, "--force"], course)
         fresh = (course / "exercises" / name / f"{name}.ipynb").read_text(encoding="utf-8")
         committed = (EXERCISES / name / f"{name}.ipynb").read_text(encoding="utf-8")
         assert fresh == committed, f"exercises/{name} is stale: run `nbgrader generate_assignment {name} --force` from the root"
@@ -251,28 +233,15 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
 def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
     """alice hands in the source (full marks), bob the untouched release (0), carol a correct
     notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
-    course = _course(tmp_path, ["medical_loss"])
-    _nbgrader(["generate_assignment", "medical_loss", "--force"], course)
-    subs = course / "submitted"
-    for student in ("alice", "bob", "carol"):
-        (subs / student / "medical_loss").mkdir(parents=True)
-    shutil.copy(SOLUTIONS / "medical_loss" / "medical_loss.ipynb", subs / "alice" / "medical_loss" / "medical_loss.ipynb")
-    shutil.copy(course / "exercises" / "medical_loss" / "medical_loss.ipynb", subs / "bob" / "medical_loss" / "medical_loss.ipynb")
     noisy = {k: v.replace("):\n", "):\n    import sys, warnings\n    warnings.warn('stray')\n    print('noise', file=sys.stderr)\n", 1)
              for k, v in GOOD.items()}
     carol = fill("medical_loss", noisy)
     carol.cells = [c for c in carol.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "medical_loss-test-calibrated_probability"]
-    nbformat.write(carol, subs / "carol" / "medical_loss" / "medical_loss.ipynb")
-
-    _nbgrader(["autograde", "medical_loss"], course)
-    _nbgrader(["generate_feedback", "medical_loss"], course)
-    _nbgrader(["export"], course)
-
-    rows = (course / "grades.csv").read_text(encoding="utf-8").splitlines()
-    header = rows[0].split(",")
-    scores = {r.split(",")[header.index("student_id")]: float(r.split(",")[header.index("raw_score")]) for r in rows[1:]}
+    course, scores, max_score = nbgrader_round_trip(
+        tmp_path, "medical_loss", {"alice": SOLUTIONS / "medical_loss" / "medical_loss.ipynb", "bob": None, "carol": carol}
+    )
     assert scores == {"alice": 12.0, "bob": 0.0, "carol": 12.0}
-    assert float(rows[1].split(",")[header.index("max_score")]) == 17.0  # 12 automatic + 5 by hand
+    assert max_score == 17.0  # 12 automatic + 5 by hand
 
     hidden = _hidden_material()["solutions/medical_loss"]
     for student in ("alice", "bob", "carol"):

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import torch
 import wrong_answers
-from grading_helpers import check_json, fill, grade_in_process
+from grading_helpers import check_json, fill, grade_in_process, nbgrader_round_trip
 
 from autograder import SOLUTIONS
 
@@ -243,20 +243,8 @@ def test_check_release_scores_zero_and_wrong_answer_loses_points(tmp_path) -> No
 
 @pytest.mark.slow
 def test_nbgrader_autograde_gives_full_marks_to_the_solution_and_zero_to_the_release(tmp_path) -> None:
-    from test_grading_pipeline import _course, _nbgrader
-
-    course = _course(tmp_path, [A])
-    _nbgrader(["generate_assignment", A, "--force"], course)
-    for student, source in (("alice", SOLUTIONS / A / f"{A}.ipynb"), ("bob", course / "exercises" / A / f"{A}.ipynb")):
-        (course / "submitted" / student / A).mkdir(parents=True)
-        shutil.copy(source, course / "submitted" / student / A / f"{A}.ipynb")
-    _nbgrader(["autograde", A], course)
-    _nbgrader(["generate_feedback", A], course)
-    _nbgrader(["export"], course)
-    rows = [r.split(",") for r in (course / "grades.csv").read_text(encoding="utf-8").splitlines()]
-    header = rows[0]
-    scores = {r[header.index("student_id")]: float(r[header.index("raw_score")]) for r in rows[1:]}
+    course, scores, max_score = nbgrader_round_trip(tmp_path, A, {"alice": SOLUTIONS / A / f"{A}.ipynb", "bob": None})
     assert scores == {"alice": 14.0, "bob": 0.0}
-    assert float(rows[1][header.index("max_score")]) == 17.0  # 14 automatic + 3 by hand
+    assert max_score == 17.0  # 14 automatic + 3 by hand
     page = (course / "feedback" / "bob" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "grade_part" not in page and "autograder" not in page and "strong hire" in page
