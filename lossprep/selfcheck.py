@@ -37,7 +37,7 @@ from lossprep.quiz.cards import Card, CardError, default_cards_dir, load_file
 from lossprep.quiz.numeric import draw
 from lossprep.quiz.render import to_html
 
-__all__ = ["SelfCheckDirective", "render_selfcheck", "setup", "SCRIPT"]
+__all__ = ["SelfCheckDirective", "mcq_order", "numeric_instance", "render_selfcheck", "render_selfcheck_markdown", "select_cards", "setup", "SCRIPT"]
 
 SCRIPT = """<script>
 (function () {
@@ -100,29 +100,42 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+LETTERS = "abcdef"
+
+
+def mcq_order(card: Card) -> tuple[list[int], int]:
+    """The order in which a multiple-choice card shows its choices (the same on every build,
+    seeded by the card's id) and the position of the right one in that order."""
+    assert card.answer is not None
+    order = list(range(len(card.choices)))
+    random.Random(card.id).shuffle(order)
+    return order, order.index(card.answer)
+
+
+def numeric_instance(card: Card) -> tuple[str, float]:
+    """A numeric card's question with its parameters drawn (seeded by the card's id) and the
+    answer computed in Python."""
+    assert card.generator is not None
+    inst = draw(card.generator, random.Random(card.id))
+    return card.front.format_map(inst.params), inst.answer
+
+
 def _question(card: Card, n: int) -> str:
     cid = html.escape(card.id)
     explain = f'<div class="lpq-explain" hidden>{to_html(card.back)}</div>' if card.back else ""
     button = '<button type="button" class="lpq-check">Check</button> <span class="lpq-result" aria-live="polite"></span>'
     if card.kind == "mcq":
-        rng = random.Random(card.id)
-        order = list(range(len(card.choices)))
-        rng.shuffle(order)
-        assert card.answer is not None
-        letters = "abcdef"
-        right = order.index(card.answer)
+        order, right = mcq_order(card)
         choices = "".join(
-            f'<label class="lpq-choice"><input type="radio" name="lpq-{cid}" value="{pos}"> {letters[pos]}) {to_html(card.choices[idx])}</label>'
+            f'<label class="lpq-choice"><input type="radio" name="lpq-{cid}" value="{pos}"> {LETTERS[pos]}) {to_html(card.choices[idx])}</label>'
             for pos, idx in enumerate(order)
         )
         return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="mcq" data-answer="{right}" '
-                f'data-answer-label="{letters[right]}"><p class="lpq-q"><strong>{n}.</strong> {to_html(card.front)}</p>'
+                f'data-answer-label="{LETTERS[right]}"><p class="lpq-q"><strong>{n}.</strong> {to_html(card.front)}</p>'
                 f"{choices}{button}{explain}</div>")
-    assert card.generator is not None
-    inst = draw(card.generator, random.Random(card.id))
-    front = card.front.format_map(inst.params)
-    return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="numeric" data-answer="{inst.answer!r}" '
-            f'data-answer-label="{html.escape(_fmt(inst.answer))}" data-rel="{card.tolerance!r}" data-abs="0.002">'
+    front, answer = numeric_instance(card)
+    return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="numeric" data-answer="{answer!r}" '
+            f'data-answer-label="{html.escape(_fmt(answer))}" data-rel="{card.tolerance!r}" data-abs="0.002">'
             f'<p class="lpq-q"><strong>{n}.</strong> {to_html(front)}</p>'
             f'<input type="text" inputmode="decimal" aria-label="your answer" autocomplete="off"> {button}{explain}</div>')
 
@@ -159,6 +172,29 @@ def render_selfcheck(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT
             f'<p class="lpq-intro">{len(chosen)} questions from this chapter\'s quiz cards, checked in your browser. '
             f'Numbers are drawn afresh in <code>lossprep quiz</code>.</p>{body}'
             f'<p class="lpq-score" aria-live="polite"></p></div>{SCRIPT}')
+
+
+def render_selfcheck_markdown(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT) -> str:
+    """The same self-check as Jupyter markdown, for the chapter's notebook: the same questions,
+    choices and drawn numbers as the book's page, each answer folded in a ``<details>``."""
+    chosen = select_cards(cards, chapter, count)
+    parts = [f"*{len(chosen)} questions from this chapter's quiz cards. Answer, then open the answer.*"]
+    for n, card in enumerate(chosen, 1):
+        if card.kind == "mcq":
+            order, right = mcq_order(card)
+            question = card.front.strip() + "\n\n" + "\n".join(
+                f"{LETTERS[pos]}) {card.choices[idx].strip()}<br>" for pos, idx in enumerate(order)
+            ).removesuffix("<br>")
+            answer = f"**{LETTERS[right]})** {card.choices[order[right]].strip()}"
+        else:
+            front, value = numeric_instance(card)
+            question = front.strip()
+            answer = f"**{_fmt(value)}** (within {card.tolerance * 100:g}%)"
+        explain = f"\n\n{card.back.strip()}" if card.back.strip() else ""
+        parts.append(
+            f"**{n}.** {question}\n\n<details><summary>Answer</summary>\n\n{answer}{explain}\n\n</details>"
+        )
+    return "\n\n".join(parts)
 
 
 class SelfCheckDirective(SphinxDirective):

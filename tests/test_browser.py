@@ -537,15 +537,19 @@ def test_download_and_launch_buttons(site: Site, name: str) -> None:
     assert status == 200
     notebook = json.loads(body)
     assert notebook["nbformat"] == 4 and any(c["cell_type"] == "code" for c in notebook["cells"])
-    # Binder and Colab open this chapter's source file in the repository, on the main branch.
+    # Binder and Colab open the chapter's generated notebook (book/<chapter>.ipynb, committed
+    # beside its .md source; tests/test_notebooks.py keeps it current), on the main branch.
     src = source_of(name)
     assert src is not None
-    rel = src.relative_to(ROOT).as_posix()
+    notebook_file = src.with_suffix(".ipynb")
+    assert notebook_file.is_file(), f"{name}: the launch buttons would open a missing {notebook_file.name}"
+    rel = notebook_file.relative_to(ROOT).as_posix()
     org_repo = REPOSITORY.removeprefix("https://github.com/")
     binder = f"https://mybinder.org/v2/gh/{org_repo}/{BRANCH}?urlpath=lab/tree/{rel}"
     colab = f"https://colab.research.google.com/github/{org_repo}/blob/{BRANCH}/{rel}"
     assert binder in visit.links, f"{name}: no Binder button to {binder}"
     assert colab in visit.links, f"{name}: no Colab button to {colab}"
+    assert not [u for u in visit.links if ("colab" in u or "mybinder" in u) and u.endswith(".md")]
 
 
 def test_exercise_download_links_serve_the_notebooks(site: Site) -> None:

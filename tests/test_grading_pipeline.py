@@ -85,6 +85,12 @@ def test_released_notebooks_leak_no_solution_no_hidden_test_no_reference() -> No
         nb = nbformat.read(EXERCISES / name / f"{name}.ipynb", as_version=4)
         texts[f"exercises/{name}"] = "\n".join(c.source for c in nb.cells)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    # the chapters as notebooks (what Colab and Binder open) are in students' hands too
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    assert chapters, "the chapter notebooks should be checked too"
+    for path in chapters:
+        nb = nbformat.read(path, as_version=4)
+        texts[f"book/{path.name}"] = "\n".join(c.source for c in nb.cells)
     assert _hidden_material()["solutions/medical_loss"], "the leak test needs something to look for"
     _assert_no_leak(texts)
 
@@ -300,3 +306,38 @@ def test_scores_are_shared_by_weight_and_missing_outcomes_score_zero() -> None:
     results = judge_part("medical_loss", gid, 2.0, calls, None, missing="the notebook timed out")
     assert [r.max_score for r in results] == [1.0, 0.5, 0.5]
     assert all(r.score == 0 and r.message == "the notebook timed out" for r in results)
+
+
+@pytest.mark.slow
+def test_the_installable_package_leaves_out_references_and_hidden_tests(tmp_path: Path) -> None:
+    """``pip install lossprep @ git+...`` (the chapters' setup cell on Colab) builds a wheel:
+    it must not carry the references or the hidden tests to a student's runtime."""
+    import sys
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for package in ("lossprep", "autograder"):
+        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist")],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [wheel] = (tmp_path / "dist").glob("lossprep-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        texts = {n: zf.read(n).decode("utf-8", errors="replace") for n in names if n.endswith(".py")}
+    assert "lossprep/notebooks.py" in names and "autograder/check.py" in names
+    assert not [n for n in names if n.startswith(("autograder/reference/", "autograder/cases/"))]
+    # the course library students import carries no line of the hidden material either (the
+    # grading pipeline's own modules are in the wheel and share idioms with the references)
+    hidden = _hidden_material()
+    for where, text in texts.items():
+        if not where.startswith("lossprep/"):
+            continue
+        for origin, lines in hidden.items():
+            for line in lines:
+                assert line not in text, f"{where} in the wheel contains a line of {origin}: {line!r}"
