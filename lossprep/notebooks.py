@@ -45,7 +45,6 @@ __all__ = [
     "render",
     "setup_cell_source",
     "stale_notebooks",
-    "write_notebooks",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +132,7 @@ def _setup_note(md_name: str) -> str:
 
 _TARGET = re.compile(r"^\(([\w-]+)\)=\s*$")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$")
+_TITLE = re.compile(r"^#\s+(.+?)\s*$")
 _ROLE = re.compile(r"\{([a-z][\w:-]*)\}`([^`]*)`")
 _FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}\s*(?P<arg>.*?)\s*$")
 _DIRECTIVES = {"dropdown", "literalinclude", "selfcheck"}
@@ -151,7 +151,7 @@ def _targets(sources: list[Path]) -> dict[str, _Target]:
     found: dict[str, _Target] = {}
     for source in sources:
         lines = source.read_text(encoding="utf-8").splitlines()
-        chapter_title = next((m[1] for m in map(re.compile(r"^#\s+(.+?)\s*$").match, lines) if m), source.stem)
+        chapter_title = next((m[1] for m in map(_TITLE.match, lines) if m), source.stem)
         for i, line in enumerate(lines):
             match = _TARGET.match(line)
             if not match:
@@ -173,6 +173,10 @@ class _Converter:
         return NotebookError(f"{self.source}: {message}")
 
     def markdown(self, text: str) -> str:
+        """A markdown cell for Jupyter: the MyST constructs rewritten, then the math once."""
+        return self.math(self.structure(text))
+
+    def structure(self, text: str) -> str:
         lines = text.split("\n")
         out: list[str] = []
         i = 0
@@ -185,20 +189,19 @@ class _Converter:
                 continue
             fence = _FENCE_OPEN.match(line)
             if fence:
-                end = self._closing(lines, i, fence["indent"], fence["fence"])
+                end = self._closing(lines, i, fence["name"], fence["fence"])
                 body = lines[i + 1 : end]
                 out.extend(self.directive(fence["name"], fence["arg"], fence["indent"], body))
                 i = end + 1
                 continue
             out.append(self.inline(line))
             i += 1
-        return self.math("\n".join(out))
+        return "\n".join(out)
 
-    def _closing(self, lines: list[str], start: int, indent: str, fence: str) -> int:
+    def _closing(self, lines: list[str], start: int, name: str, fence: str) -> int:
         for j in range(start + 1, len(lines)):
             if lines[j].strip() == fence:
                 return j
-        name = _FENCE_OPEN.match(lines[start])["name"]  # type: ignore[index]
         raise self.fail(f"the {{{name}}} block that opens with {lines[start].strip()!r} is never closed")
 
     def directive(self, name: str, arg: str, indent: str, body: list[str]) -> list[str]:
@@ -214,7 +217,7 @@ class _Converter:
         if name == "dropdown":
             if options:
                 raise self.fail(f"{{dropdown}} options {sorted(options)} are not supported in notebooks")
-            inner = self.markdown("\n".join(line[len(indent) :] if line.startswith(indent) else line for line in body))
+            inner = self.structure("\n".join(line[len(indent) :] if line.startswith(indent) else line for line in body))
             block = [f"<details><summary>{arg or 'Show'}</summary>", "", *inner.split("\n"), "", "</details>"]
             return [indent + line if line else "" for line in block]
         if name == "literalinclude":
@@ -386,23 +389,17 @@ def _rendered(root: Path) -> dict[Path, str]:
     return {notebook_path(s): render(build_notebook(s, repo, targets)) for s in sources}
 
 
+def _stale(root: Path) -> tuple[int, dict[Path, str]]:
+    """How many chapters there are, and the new text of each notebook that is missing or
+    differs from what its chapter generates."""
+    rendered = _rendered(root)
+    stale = {p: t for p, t in rendered.items() if not p.is_file() or p.read_text(encoding="utf-8") != t}
+    return len(rendered), stale
+
+
 def stale_notebooks(root: Path = ROOT) -> list[Path]:
     """Chapter notebooks that are missing or differ from what their chapter generates."""
-    return [
-        path
-        for path, text in _rendered(root).items()
-        if not path.is_file() or path.read_text(encoding="utf-8") != text
-    ]
-
-
-def write_notebooks(root: Path = ROOT) -> list[Path]:
-    """(Re)write every stale chapter notebook; returns the paths written."""
-    written = []
-    for path, text in _rendered(root).items():
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-    return written
+    return list(_stale(root)[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,22 +418,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     try:
-        if args.check:
-            stale = stale_notebooks(root)
-            for path in stale:
-                print(f"{path.relative_to(root)} is out of date: run `lossprep notebooks`", file=sys.stderr)
-            if not stale:
-                print(f"{len(chapter_sources(root))} chapter notebooks are up to date")
-            return 1 if stale else 0
-        written = write_notebooks(root)
+        count, stale = _stale(root)
     except NotebookError as exc:
         print(f"lossprep notebooks: {exc}", file=sys.stderr)
         return 2
-    for path in written:
-        print(f"wrote {path.relative_to(root)}")
-    if not written:
-        print(f"{len(chapter_sources(root))} chapter notebooks are up to date")
-    return 0
+    if not stale:
+        print(f"{count} chapter notebooks are up to date")
+        return 0
+    for path, text in stale.items():
+        if args.check:
+            print(f"{path.relative_to(root)} is out of date: run `lossprep notebooks`", file=sys.stderr)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(root)}")
+    return 1 if args.check else 0
 
 
 # ---------------------------------------------------------------------------------------------
