@@ -11,7 +11,7 @@ import pytest
 
 from lossprep.quiz.cards import CardError, cloze_answers, cloze_blanks, load_bank, load_file
 from lossprep.quiz.numeric import GENERATORS, draw, is_close
-from lossprep.quiz.render import latex_to_unicode, to_anki, to_terminal
+from lossprep.quiz.render import latex_to_unicode, to_anki, to_html, to_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = ROOT / "book" / "cards"
@@ -274,6 +274,9 @@ def test_terminal_formulas_are_readable() -> None:
 def test_anki_formulas_use_mathjax_delimiters() -> None:
     assert to_anki(r"inline $x^2$ and display $$\sum_i e_i$$ and 1 < 2") == r"inline \(x^2\) and display \[\sum_i e_i\] and 1 &lt; 2"
     assert to_anki(r"{{c1::$\frac{1}{2}$}}") == r"{{c1::\(\frac{1}{2}\)}}"
+    # code spans are code, escaped, in Anki and in the book's self-check
+    assert to_anki("as `F.mse_loss`, 1 < 2") == "as <code>F.mse_loss</code>, 1 &lt; 2"
+    assert to_html("`a<b` and $x$") == '<code>a&lt;b</code> and <span class="math notranslate nohighlight">\\(x\\)</span>'
 
 
 def test_cloze_helpers() -> None:

@@ -146,6 +146,14 @@ def latex_to_unicode(tex: str) -> str:
 
 
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _text_html(text: str, quote: bool = True) -> str:
+    """Text between formulas as HTML: escaped, with markdown code spans as ``<code>``."""
+    return _CODE.sub(
+        lambda m: "<code>" + m.group(1) + "</code>", html.escape(text, quote=quote)
+    )
 
 
 def to_terminal(text: str) -> str:
@@ -162,13 +170,13 @@ def to_anki(text: str) -> str:
     parts: list[str] = []
     pos = 0
     for m in _MATH.finditer(text):
-        parts.append(html.escape(text[pos : m.start()], quote=False).replace("\n", "<br>"))
+        parts.append(_text_html(text[pos : m.start()], quote=False).replace("\n", "<br>"))
         if m.group(1) is not None:
             parts.append(r"\[" + _anki_math(m.group(1)) + r"\]")
         else:
             parts.append(r"\(" + _anki_math(m.group(2)) + r"\)")
         pos = m.end()
-    parts.append(html.escape(text[pos:], quote=False).replace("\n", "<br>"))
+    parts.append(_text_html(text[pos:], quote=False).replace("\n", "<br>"))
     return "".join(parts)
 
 
@@ -183,11 +191,11 @@ def to_html(text: str) -> str:
     parts: list[str] = []
     pos = 0
     for m in _MATH.finditer(text):
-        parts.append(html.escape(text[pos : m.start()]))
+        parts.append(_text_html(text[pos : m.start()]))
         if m.group(1) is not None:
             parts.append('<div class="math notranslate nohighlight">\\[' + html.escape(m.group(1)) + "\\]</div>")
         else:
             parts.append('<span class="math notranslate nohighlight">\\(' + html.escape(m.group(2)) + "\\)</span>")
         pos = m.end()
-    parts.append(html.escape(text[pos:]))
+    parts.append(_text_html(text[pos:]))
     return "".join(parts)
