@@ -9,6 +9,7 @@ the hidden calls built here), and :func:`grade` (judge in this process, score pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -24,7 +25,17 @@ import nbformat
 from autograder import ASSIGNMENTS, EXERCISES
 from autograder.pipeline import TestResult, build_calls, judge_part, source_notebook, source_parts
 
-__all__ = ["CheckError", "Report", "identify", "restore", "forbidden_imports", "execute", "grade", "add_arguments", "run"]
+__all__ = [
+    "CheckError",
+    "Report",
+    "identify",
+    "restore",
+    "forbidden_imports",
+    "execute",
+    "grade",
+    "add_arguments",
+    "run",
+]
 
 COLLECTOR = Path(__file__).with_name("collect.py")
 MEMORY_LIMIT = 6 * 1024**3  # bytes of address space for the student's kernel
@@ -57,7 +68,9 @@ class Report:
             "assignment": self.assignment,
             "score": self.score,
             "max_score": self.max_score,
-            "tests": [{**t.to_dict(), "score": round(t.score, 6), "max_score": round(t.max_score, 6)} for t in self.tests],
+            "tests": [
+                {**t.to_dict(), "score": round(t.score, 6), "max_score": round(t.max_score, 6)} for t in self.tests
+            ],
             "flags": list(self.flags),
         }
 
@@ -66,7 +79,9 @@ class Report:
         lines = [f"{self.assignment}: {self.score:g} / {self.max_score:g} points on the automatic tests"]
         for t in self.tests:
             mark = "PASS" if t.score == t.max_score else "FAIL"
-            lines.append(f"  {mark}  {t.id:<{width}}  {t.score:>5.3g} / {t.max_score:<5.3g} {'' if t.message == 'ok' else t.message}".rstrip())
+            lines.append(
+                f"  {mark}  {t.id:<{width}}  {t.score:>5.3g} / {t.max_score:<5.3g} {'' if t.message == 'ok' else t.message}".rstrip()
+            )
         if self.manual_points:
             lines.append(f"The written answers ({self.manual_points:g} points) are graded by hand.")
         if self.flags:
@@ -90,7 +105,9 @@ def identify(path: Path) -> tuple[nbformat.NotebookNode, str]:
         raise CheckError(f"not a Jupyter notebook: {path} ({type(e).__name__})") from None
     found = {str(_nbgrader(c).get("grade_id", "")).partition("-")[0] for c in nb.get("cells", [])} & set(ASSIGNMENTS)
     if len(found) != 1:
-        raise CheckError(f"not one of the course's exercise notebooks (no grade ids of {', '.join(ASSIGNMENTS)}): {path}")
+        raise CheckError(
+            f"not one of the course's exercise notebooks (no grade ids of {', '.join(ASSIGNMENTS)}): {path}"
+        )
     name = found.pop()
     if not source_notebook(name).is_file() or not (EXERCISES / name / f"{name}.ipynb").is_file():
         raise CheckError(f"cannot grade {name}: its source notebook is not in this installation")
@@ -110,7 +127,11 @@ def restore(nb: nbformat.NotebookNode, assignment: str) -> tuple[nbformat.Notebo
     Returns the notebook and whether a test or locked cell had been edited."""
     release = nbformat.read(EXERCISES / assignment / f"{assignment}.ipynb", as_version=4)
     source = nbformat.read(source_notebook(assignment), as_version=4)
-    locked = {_nbgrader(c)["grade_id"]: c for c in release.cells if _nbgrader(c).get("grade_id") and not _nbgrader(c).get("solution")}
+    locked = {
+        _nbgrader(c)["grade_id"]: c
+        for c in release.cells
+        if _nbgrader(c).get("grade_id") and not _nbgrader(c).get("solution")
+    }
     # the instructor's source notebook (hidden tests in place) is not a tampered copy either
     also_fine = {_nbgrader(c).get("grade_id"): c.source for c in source.cells}
     seen: set[str] = set()
@@ -128,8 +149,11 @@ def restore(nb: nbformat.NotebookNode, assignment: str) -> tuple[nbformat.Notebo
                 cells.append(nbformat.v4.new_code_cell(original.source))
         elif cell.cell_type == "code":
             cells.append(nbformat.v4.new_code_cell(cell.source))
-    missing = [c for gid, c in locked.items()
-               if gid not in seen and c.cell_type == "code" and not _nbgrader(c).get("grade") and not _is_demo(gid)]
+    missing = [
+        c
+        for gid, c in locked.items()
+        if gid not in seen and c.cell_type == "code" and not _nbgrader(c).get("grade") and not _is_demo(gid)
+    ]
     cells = [nbformat.v4.new_code_cell(c.source) for c in missing] + cells
     out = nbformat.v4.new_notebook()
     out.cells = cells
@@ -176,7 +200,12 @@ def _collector_cell(in_path: Path, out_path: Path) -> str:
 
 
 def execute(
-    nb: nbformat.NotebookNode, jobs: dict[str, dict[str, list[Any]]], workdir: Path, *, timeout: float = TIMEOUT, memory: int = MEMORY_LIMIT
+    nb: nbformat.NotebookNode,
+    jobs: dict[str, dict[str, list[Any]]],
+    workdir: Path,
+    *,
+    timeout: float = TIMEOUT,
+    memory: int = MEMORY_LIMIT,
 ) -> tuple[dict[str, dict[str, list[dict[str, Any]]] | None], list[str]]:
     """Run the student's cells in a fresh kernel, then one collector cell per part.
 
@@ -191,7 +220,7 @@ def execute(
     flags: list[str] = []
     student = list(nb.cells)
     collectors: list[tuple[str, Path]] = []
-    cells = [nbformat.v4.new_code_cell(_limits_cell(memory))] + student
+    cells = [nbformat.v4.new_code_cell(_limits_cell(memory)), *student]
     for k, (gid, calls) in enumerate(jobs.items()):
         in_path, out_path = workdir / f"calls-{k}.pt", workdir / f"outcomes-{k}.pt"
         torch.save({tid: [c.to_dict() for c in cs] for tid, cs in calls.items()}, in_path)
@@ -201,8 +230,13 @@ def execute(
     run_nb.cells = cells
     run_nb.metadata = nb.metadata
     client = NotebookClient(
-        run_nb, timeout=int(timeout), kernel_name="python3", allow_errors=True, interrupt_on_timeout=False,
-        resources={"metadata": {"path": str(workdir)}}, startup_timeout=120,
+        run_nb,
+        timeout=int(timeout),
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=False,
+        resources={"metadata": {"path": str(workdir)}},
+        startup_timeout=120,
     )
     deadline = time.monotonic() + timeout
     try:
@@ -213,17 +247,19 @@ def execute(
                     raise CellTimeoutError("the run took too long")
                 client.timeout = max(1, int(left))
                 client.execute_cell(cell, index)
-                errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                errors = [
+                    f"{o.get('ename')}: {o.get('evalue')}"
+                    for o in cell.get("outputs", [])
+                    if o.get("output_type") == "error"
+                ]
                 if any(_out_of_memory(e) for e in errors):
                     flags.append("memory")
                 if any("forbidden import" in e for e in errors):
                     flags.append("forbidden-import")
     except CellTimeoutError:
         flags.append("timeout")
-        try:
+        with contextlib.suppress(Exception):
             run_sync(client.km.interrupt_kernel)()
-        except Exception:
-            pass
     except DeadKernelError:
         flags.append("memory")
     outcomes: dict[str, dict[str, list[dict[str, Any]]] | None] = {}
@@ -243,7 +279,10 @@ def execute(
 
 def _out_of_memory(error: str) -> bool:
     """Whether an error (``"Name: message"``) says the kernel ran out of memory."""
-    return error.startswith(("MemoryError", "OutOfMemoryError", "torch.OutOfMemoryError")) or "can't allocate memory" in error
+    return (
+        error.startswith(("MemoryError", "OutOfMemoryError", "torch.OutOfMemoryError"))
+        or "can't allocate memory" in error
+    )
 
 
 def _kernel_env() -> dict[str, str]:
@@ -265,10 +304,18 @@ def grade(path: Path, *, timeout: float = TIMEOUT) -> Report:
         outcomes, flags = execute(run_nb, jobs, Path(tmp), timeout=timeout)
     if tampered:
         flags.append("tampered")
-    if forbidden_imports(run_nb) or any("forbidden import" in str(o.get("error")) for part in outcomes.values()
-                                        for outs in (part or {}).values() for o in outs):
+    if forbidden_imports(run_nb) or any(
+        "forbidden import" in str(o.get("error"))
+        for part in outcomes.values()
+        for outs in (part or {}).values()
+        for o in outs
+    ):
         flags.append("forbidden-import")
-    missing = "the notebook timed out before this test ran" if "timeout" in flags else "the tests could not run (the kernel stopped)"
+    missing = (
+        "the notebook timed out before this test ran"
+        if "timeout" in flags
+        else "the tests could not run (the kernel stopped)"
+    )
     tests: list[TestResult] = []
     for gid, points in parts.items():
         tests += judge_part(assignment, gid, points, jobs[gid], outcomes.get(gid), missing=missing)
@@ -277,7 +324,11 @@ def grade(path: Path, *, timeout: float = TIMEOUT) -> Report:
 
 def _manual_points(assignment: str) -> float:
     nb = nbformat.read(source_notebook(assignment), as_version=4)
-    return sum(float(_nbgrader(c).get("points", 0)) for c in nb.cells if _nbgrader(c).get("grade") and _nbgrader(c).get("solution"))
+    return sum(
+        float(_nbgrader(c).get("points", 0))
+        for c in nb.cells
+        if _nbgrader(c).get("grade") and _nbgrader(c).get("solution")
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -98,8 +98,15 @@ def judge_against(
                 g = out.grad.to(torch.float64)
                 if not bool(torch.isfinite(g).all()):
                     return f"the gradient is nan or inf {where}".strip()
-                msg = compare(g, grad_reference(*call.args, **call.kwargs), where=where, shape=grad_shape, rtol=rtol, atol=atol,
-                              mismatch="the autograd gradient is wrong")
+                msg = compare(
+                    g,
+                    grad_reference(*call.args, **call.kwargs),
+                    where=where,
+                    shape=grad_shape,
+                    rtol=rtol,
+                    atol=atol,
+                    mismatch="the autograd gradient is wrong",
+                )
                 if msg:
                     return msg
         return None

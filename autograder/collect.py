@@ -117,10 +117,8 @@ def _one(call: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
             model.eval()
             with torch.no_grad():
                 X_eval = call["extra"]["X_eval"]
-                try:
+                with contextlib.suppress(StopIteration):
                     X_eval = X_eval.to(next(model.parameters()).device)
-                except StopIteration:
-                    pass
                 return {"value": _plain(model(X_eval))}
         return {"error": f"ValueError: unknown mode {mode!r}"}
     except Exception as e:  # the student's code may raise anything; it is their outcome

@@ -30,7 +30,9 @@ def is_test_cell(cell: NotebookNode) -> bool:
 class HideHiddenTests(ClearHiddenTests):
     """Clear hidden tests and tracebacks from an autograded notebook before it becomes feedback."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], cell_index: int) -> tuple[NotebookNode, dict[str, Any]]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if cell.cell_type == "code":
             self._remove_hidden_test_region(cell)
             for out in cell.get("outputs", []):
@@ -42,7 +44,9 @@ class HideHiddenTests(ClearHiddenTests):
 class StderrToStdout(NbGraderPreprocessor):
     """Relabel stderr stream output of test cells as stdout (errors still score 0)."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], cell_index: int) -> tuple[NotebookNode, dict[str, Any]]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if is_test_cell(cell):
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "stream" and out.get("name") == "stderr":
@@ -55,7 +59,9 @@ class ForbidGraderImports(NbGraderPreprocessor):
 
     pattern = re.compile(r"\bautograder\b")
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], cell_index: int) -> tuple[NotebookNode, dict[str, Any]]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if cell.cell_type == "code" and not is_test_cell(cell) and self.pattern.search(cell.source):
             cell.source = 'raise ImportError("forbidden import: the grading package is not available to student code")'
         return cell, resources

@@ -58,8 +58,13 @@ def build_calls(assignment: str, grade_id: str, seed: int = SEED) -> dict[str, l
 
 
 def judge_part(
-    assignment: str, grade_id: str, points: float, calls: dict[str, list[Call]], outcomes: dict[str, list[dict[str, Any]]] | None,
-    *, missing: str = "the tests could not run",
+    assignment: str,
+    grade_id: str,
+    points: float,
+    calls: dict[str, list[Call]],
+    outcomes: dict[str, list[dict[str, Any]]] | None,
+    *,
+    missing: str = "the tests could not run",
 ) -> list[TestResult]:
     """Judge the outcomes of one part; its ``points`` are shared by the tests' weights.
 

@@ -38,7 +38,13 @@ class Call:
 
     def to_dict(self) -> dict[str, Any]:
         """The plain form :func:`torch.save` writes for the collector."""
-        return {"fn": self.fn, "args": list(self.args), "kwargs": dict(self.kwargs), "mode": self.mode, "extra": dict(self.extra)}
+        return {
+            "fn": self.fn,
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "mode": self.mode,
+            "extra": dict(self.extra),
+        }
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def build(out: Path) -> float:
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", "--all", "--warningiserror", "--nitpick", "--keep-going", "--path-output", str(out), str(ROOT)]
+    cmd = [
+        str(jb),
+        "build",
+        "--all",
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--path-output",
+        str(out),
+        str(ROOT),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -34,7 +44,9 @@ def build(out: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="full builds to run (each followed by a no-change rebuild)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="full builds to run (each followed by a no-change rebuild)"
+    )
     args = parser.parse_args()
     full, again = [], []
     for i in range(args.repeat):

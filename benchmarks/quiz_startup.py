@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pexpect
@@ -30,7 +30,14 @@ NOW = "2026-03-02T09:00:00Z"
 def time_to_first_card(db: Path, now: str = NOW) -> float:
     script = Path(sys.executable).with_name("lossprep")
     start = time.perf_counter()
-    child = pexpect.spawn(str(script), ["quiz", "--db", str(db), "--now", now], cwd=str(ROOT), encoding="utf-8", timeout=30, dimensions=(40, 120))
+    child = pexpect.spawn(
+        str(script),
+        ["quiz", "--db", str(db), "--now", now],
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 120),
+    )
     child.expect(r"(show the answer|Your answer)")
     elapsed = time.perf_counter() - start
     child.sendline("q")
@@ -50,7 +57,7 @@ def seeded_db(folder: Path) -> Path:
     from lossprep.quiz.store import Store
 
     db = folder / "history.sqlite3"
-    t0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 2, 1, tzinfo=UTC)
     with Store.open(db) as store:
         for i, card in enumerate(load_bank().cards):
             store.record_review(card.id, 3, t0 + timedelta(minutes=i))
@@ -70,9 +77,11 @@ def main() -> int:
     bare = [python_startup() for _ in range(args.repeat)]
     for name, runs in (("fresh database", fresh), ("with history", history), ("python -c pass", bare)):
         print(f"{name:>15}: " + " ".join(f"{t * 1000:.0f}" for t in runs) + " ms")
-    print(f"median time to first card: fresh database {statistics.median(fresh) * 1000:.0f} ms, "
-          f"with history {statistics.median(history) * 1000:.0f} ms "
-          f"(bare interpreter {statistics.median(bare) * 1000:.0f} ms), {args.repeat} runs each")
+    print(
+        f"median time to first card: fresh database {statistics.median(fresh) * 1000:.0f} ms, "
+        f"with history {statistics.median(history) * 1000:.0f} ms "
+        f"(bare interpreter {statistics.median(bare) * 1000:.0f} ms), {args.repeat} runs each"
+    )
     return 0
 
 

@@ -13,9 +13,15 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "device": ("lossprep.cli_device", "show the device the demos run on and the devices available"),
-    "check": ("autograder.check", "grade an exercise notebook against the hidden tests (--json for a machine-readable report)"),
-    "notebooks": ("lossprep.notebooks", "write the chapters as Jupyter notebooks for Colab and Binder (--check: only report stale ones)"),
+    "device": ("lossprep.device", "show the device the demos run on and the devices available"),
+    "check": (
+        "autograder.check",
+        "grade an exercise notebook against the hidden tests (--json for a machine-readable report)",
+    ),
+    "notebooks": (
+        "lossprep.book.notebooks",
+        "write the chapters as Jupyter notebooks for Colab and Binder (--check: only report stale ones)",
+    ),
     "quiz": ("lossprep.quiz.cli", "spaced-repetition review of the course's cards (stats, export-anki, plan)"),
 }
 

@@ -13,7 +13,9 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 
 import torch
 
@@ -102,3 +104,23 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type
+
+
+# ---------------------------------------------------------------------------------------------
+# ``lossprep device``: which device the demos will use, and why.
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="check this device instead of the automatic choice")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        dev = get_device(args.name)
+    except DeviceError as exc:
+        print(f"lossprep: {exc}", file=sys.stderr)
+        return 2
+    source = "argument" if args.name else (f"${ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() else "automatic")
+    print(f"device: {describe(dev)} ({source})")
+    print(f"available: {', '.join(available_devices())}")
+    return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -38,11 +37,10 @@ STYLE = {
 
 
 def apply_style() -> None:
-    """Set the course's matplotlib style (called on import)."""
+    """Set the course's matplotlib style. Each chapter calls it once in its setup cell; importing
+    this module changes nothing."""
     plt.rcParams.update(STYLE)
 
-
-apply_style()
 
 Curve = Callable[[np.ndarray], np.ndarray]
 

@@ -18,8 +18,8 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
@@ -69,7 +69,9 @@ def derive(loss: sp.Expr, wrt: sp.Symbol, *, name: str = "L", simplify: bool = T
         simplify: simplify the derivatives (slower for large expressions).
     """
     if wrt not in loss.free_symbols:
-        raise ValueError(f"Expected the loss to depend on {wrt}, got an expression in {sorted(map(str, loss.free_symbols))}")
+        raise ValueError(
+            f"Expected the loss to depend on {wrt}, got an expression in {sorted(map(str, loss.free_symbols))}"
+        )
     grad = sp.diff(loss, wrt)
     second = sp.diff(grad, wrt)
     if simplify:
@@ -236,5 +238,5 @@ def check_against_torch(
     ev, iv = _scaled_error(value.detach().cpu().numpy(), want_v, rtol, atol)
     eg, ig = _scaled_error(grad.detach().cpu().numpy(), want_g, rtol, atol)
     i = iv if ev >= eg else ig
-    worst = {str(s): float(c[i]) for s, c in zip(symbols, columns)}
+    worst = {str(s): float(c[i]) for s, c in zip(symbols, columns, strict=False)}
     return CheckResult(n=n, max_value_error=ev, max_grad_error=eg, rtol=rtol, atol=atol, worst=worst)

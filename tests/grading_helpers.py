@@ -39,7 +39,9 @@ def fill(assignment: str, answers: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
-def grade_in_process(assignment: str, nb: nbformat.NotebookNode, grade_ids: list[str] | None = None) -> dict[str, TestResult]:
+def grade_in_process(
+    assignment: str, nb: nbformat.NotebookNode, grade_ids: list[str] | None = None
+) -> dict[str, TestResult]:
     """Run the notebook's setup (imports) and solution cells here and grade them: the same
     builders and judges as ``lossprep check``, without the cost of a kernel per variant."""
     namespace: dict[str, Any] = {}
@@ -52,7 +54,9 @@ def grade_in_process(assignment: str, nb: nbformat.NotebookNode, grade_ids: list
 
 def check_json(path: Path, *extra: str) -> tuple[dict[str, Any], subprocess.CompletedProcess]:
     """``lossprep check PATH --json``: the parsed object and the finished process."""
-    proc = subprocess.run([str(LOSSPREP), "check", str(path), "--json", *extra], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(LOSSPREP), "check", str(path), "--json", *extra], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc
 

@@ -89,7 +89,9 @@ def _idcg(rel_q: list[float], k: int) -> float:
     return sum((2.0**g - 1) / math.log2(1 + r) for r, g in enumerate(ideal, start=1))
 
 
-def ndcg_loop(scores: torch.Tensor, relevance: torch.Tensor, k: int = 10, mask: torch.Tensor | None = None) -> list[float]:
+def ndcg_loop(
+    scores: torch.Tensor, relevance: torch.Tensor, k: int = 10, mask: torch.Tensor | None = None
+) -> list[float]:
     s, rel, real = _np(scores), _np(relevance), _real(mask, tuple(scores.shape))
     out = []
     for q, rank in enumerate(ranks_loop(s, real)):
@@ -99,7 +101,9 @@ def ndcg_loop(scores: torch.Tensor, relevance: torch.Tensor, k: int = 10, mask: 
     return out
 
 
-def hinge_loop(scores: torch.Tensor, relevance: torch.Tensor, margin: float = 1.0, mask: torch.Tensor | None = None) -> float:
+def hinge_loop(
+    scores: torch.Tensor, relevance: torch.Tensor, margin: float = 1.0, mask: torch.Tensor | None = None
+) -> float:
     s, rel, real = _np(scores), _np(relevance), _real(mask, tuple(scores.shape))
     losses = [max(0.0, margin - (s[q, i] - s[q, j])) for q, i, j in _pairs_loop(rel, real)]
     return sum(losses) / len(losses) if losses else 0.0
@@ -109,7 +113,9 @@ def _softplus(x: float) -> float:
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-def ranknet_loop(scores: torch.Tensor, relevance: torch.Tensor, sigma: float = 1.0, mask: torch.Tensor | None = None) -> float:
+def ranknet_loop(
+    scores: torch.Tensor, relevance: torch.Tensor, sigma: float = 1.0, mask: torch.Tensor | None = None
+) -> float:
     s, rel, real = _np(scores), _np(relevance), _real(mask, tuple(scores.shape))
     losses = [_softplus(-sigma * (s[q, i] - s[q, j])) for q, i, j in _pairs_loop(rel, real)]
     return sum(losses) / len(losses) if losses else 0.0

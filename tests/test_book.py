@@ -8,19 +8,14 @@ from pathlib import Path
 
 import jupytext
 import pytest
-import yaml
+
+from lossprep.book import toc
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for ch in part.get("chapters", []):
-            files.append(ch["file"])
-            files.extend(s["file"] for s in ch.get("sections", []))
-    return files
+    return toc.pages(ROOT)
 
 
 @pytest.mark.slow

@@ -37,7 +37,9 @@ def test_chapter_opens_and_closes_the_same_way(path: Path):
     assert "**What you will be able to do**" in text or "## What you will be able to do" in text, path.name
     first_code = jupytext.read(path).cells
     code = [c.source for c in first_code if c.cell_type == "code"]
-    assert code and "get_device()" in code[0] and "manual_seed" in code[0], f"{path.name}: first cell sets seed and device"
+    assert code and "get_device()" in code[0] and "manual_seed" in code[0], (
+        f"{path.name}: first cell sets seed and device"
+    )
     headings = re.findall(r"^## (.+)$", text, flags=re.M)
     assert headings[-3:] == ["Interview view", "Summary", "Self-check"], f"{path.name} ends with {headings[-3:]}"
 

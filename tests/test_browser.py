@@ -32,7 +32,8 @@ from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
-import yaml
+
+from lossprep.book import toc
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "screenshots"
@@ -57,20 +58,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def toc_pages() -> list[str]:
     """Every page of the table of contents, as docnames (``book/likelihoods``)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    walk(toc.get("sections", []))
-    return [p.removesuffix(".md").removesuffix(".ipynb") for p in pages]
+    return toc.pages(ROOT)
 
 
 PAGES = toc_pages() + EXTRA_PAGES
@@ -93,7 +81,7 @@ def _playwright_or_skip() -> Any:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -251,7 +239,7 @@ def _untypeset_prose(text: str) -> list[str]:
     return sorted({m.group(0)[:80] for m in RAW_TEX.finditer(text)})
 
 
-SELFCHECK = ".lossprep-selfcheck"  # lossprep.selfcheck, the {selfcheck} directive
+SELFCHECK = ".lossprep-selfcheck"  # lossprep.book.selfcheck, the {selfcheck} directive
 
 
 def _answer_selfcheck(page: Any) -> dict[str, Any] | None:
@@ -301,9 +289,7 @@ class Site:
 
     def _visit(self, name: str) -> Visit:
         visit = Visit(name)
-        context = self.browser.new_context(
-            viewport={"width": WIDE_WIDTH, "height": 900}, service_workers="block"
-        )
+        context = self.browser.new_context(viewport={"width": WIDE_WIDTH, "height": 900}, service_workers="block")
         base = self.server.base
 
         def route(r: Any) -> None:
@@ -326,9 +312,7 @@ class Site:
         )
         page.on(
             "response",
-            lambda r: visit.failed_requests.append(f"{r.url} (HTTP {r.status})")
-            if r.status >= 400
-            else None,
+            lambda r: visit.failed_requests.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None,
         )
         try:
             page.goto(self.server.url(name), wait_until="load")
@@ -352,7 +336,7 @@ class Site:
             visit.toggles = page.evaluate(JS_TOGGLES)
             visit.selfcheck = _answer_selfcheck(page)
             page.wait_for_timeout(100)
-        except Exception as exc:  # noqa: BLE001 - reported by the test that asked
+        except Exception as exc:
             visit.error = f"{type(exc).__name__}: {exc}"
         finally:
             context.close()
@@ -366,9 +350,7 @@ def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield Site(server, browser)
         finally:
@@ -398,7 +380,7 @@ def anchors_of(path: Path) -> frozenset[str]:
 
 def fetch(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(url, timeout=30) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         with exc:
@@ -475,8 +457,7 @@ def test_pages_fit_a_phone_and_a_wide_screen(site: Site, name: str) -> None:
     visit = site.visit(name)
     for width, seen in visit.overflow.items():
         assert seen["scroll_width"] <= seen["client_width"] + 1, (
-            f"{name} at {width}px is {seen['scroll_width']}px wide: something overflows "
-            f"(see screenshots/{width}px/)"
+            f"{name} at {width}px is {seen['scroll_width']}px wide: something overflows (see screenshots/{width}px/)"
         )
         assert seen["wide_figures"] == [], f"{name} at {width}px: sticks out of the text column: {seen['wide_figures']}"
     for width in (PHONE_WIDTH, WIDE_WIDTH):
@@ -586,9 +567,11 @@ def test_book_reads_from_files_without_a_server(site: Site) -> None:
     problems: list[str] = []
     context.route(
         "**/*",
-        lambda r: r.continue_()
-        if r.request.url.startswith("file://")
-        else (problems.append(f"network: {r.request.url}"), r.abort()),
+        lambda r: (
+            r.continue_()
+            if r.request.url.startswith("file://")
+            else (problems.append(f"network: {r.request.url}"), r.abort())
+        ),
     )
     try:
         page = context.new_page()

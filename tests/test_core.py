@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -59,6 +62,15 @@ def test_house_prices_match_their_description():
         data.house_prices(n_regular=0)
 
 
+def test_plots_import_changes_no_style_until_asked():
+    code = (
+        "import matplotlib; before = dict(matplotlib.rcParams); from lossprep import plots; "
+        "assert dict(matplotlib.rcParams) == before, 'importing lossprep.plots changed rcParams'; "
+        "plots.apply_style(); assert matplotlib.rcParams['font.size'] == plots.STYLE['font.size']"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_plots_loss_and_gradient():
     x = np.linspace(-2, 2, 50)
     fig = plots.loss_and_gradient(x, {"MSE": x**2, "MAE": np.abs}, {"MSE": 2 * x, "MAE": np.sign}, xlabel="e")
@@ -66,9 +78,8 @@ def test_plots_loss_and_gradient():
     assert [l.get_label() for l in ax_l.get_lines()] == ["MSE", "MAE"]
     np.testing.assert_allclose(ax_g.get_lines()[0].get_ydata(), 2 * x)
     assert ax_l.get_lines()[0].get_color() == ax_g.get_lines()[0].get_color()
-    assert matplotlib.rcParams["font.size"] == plots.STYLE["font.size"]
     with pytest.raises(ValueError, match="gradient labels"):
         plots.loss_and_gradient(x, {"MSE": x**2}, {"Huber": x}, xlabel="e")
     fig2 = plots.bars({"a": 1.0, "b": 2.5}, ylabel="dollars")
     assert [t.get_text() for t in fig2.axes[0].texts] == ["1", "2"]
-    matplotlib.pyplot.close("all")
+    plt.close("all")

@@ -40,13 +40,13 @@ def test_explicit_argument_beats_env(monkeypatch):
 
 @pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x", "", "  cpu2"])
 def test_unknown_device_refused(no_env, name):
-    with pytest.raises(dev.DeviceError, match="Unknown device .*expected one of cpu, cuda"):
+    with pytest.raises(dev.DeviceError, match=r"Unknown device .*expected one of cpu, cuda"):
         dev.get_device(name)
 
 
 def test_unavailable_cuda_refused_with_reason(monkeypatch, no_env):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(dev.DeviceError, match="CUDA is not available.*available here: .*cpu"):
+    with pytest.raises(dev.DeviceError, match=r"CUDA is not available.*available here: .*cpu"):
         dev.get_device("cuda")
 
 

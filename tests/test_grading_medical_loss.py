@@ -26,26 +26,26 @@ from lossprep.data import imbalanced_xrays
 A = "medical_loss"
 
 GOOD = {
-    "medical_loss": '''
+    "medical_loss": """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return (w * F.binary_cross_entropy_with_logits(logits, targets, reduction="none")).mean()
-''',
-    "medical_loss_grad": '''
+""",
+    "medical_loss_grad": """
 def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return w * (torch.sigmoid(logits) - targets) / logits.numel()
-''',
-    "calibrated_probability": '''
+""",
+    "calibrated_probability": """
 def calibrated_probability(logits, pos_weight):
     return torch.sigmoid(logits - math.log(pos_weight))
-''',
+""",
 }
 
 # Correct answers in other styles: a loop over the two classes, per-example loops, float64
 # throughout, other torch functions (logsigmoid, expit, arithmetic weights).
 OTHER_STYLES = {
-    "medical_loss": '''
+    "medical_loss": """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     z, y, s = logits.double(), targets.double(), severity.double()
     total = torch.zeros((), dtype=torch.float64)
@@ -56,8 +56,8 @@ def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
         else:
             total = total - F.logsigmoid(-z[m]).sum()
     return total / z.shape[0]
-''',
-    "medical_loss_grad": '''
+""",
+    "medical_loss_grad": """
 def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     n = len(logits)
     out = []
@@ -66,70 +66,114 @@ def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):
         p = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
         out.append(w * (p - y) / n)
     return torch.tensor(out, dtype=torch.float64)
-''',
-    "calibrated_probability": '''
+""",
+    "calibrated_probability": """
 def calibrated_probability(logits, pos_weight):
     shift = torch.log(torch.as_tensor(pos_weight, dtype=torch.float64))
     return torch.special.expit(logits.double() - shift)
-''',
+""",
 }
 
 WRONG = {
     # log of a sigmoid: -inf (then inf or nan) once |logit| is large
-    "unstable_log": ("medical_loss", '''
+    "unstable_log": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     p = torch.sigmoid(logits)
     return (-w * (targets * torch.log(p) + (1 - targets) * torch.log(1 - p))).mean()
-''', {"medical_loss:large_logits", "medical_loss:autograd"}),
+""",
+        {"medical_loss:large_logits", "medical_loss:autograd"},
+    ),
     # the usual "fix": clamp the probability; finite, but the loss is wrong for large logits
-    "clamped_log": ("medical_loss", '''
+    "clamped_log": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
     return (-w * (targets * torch.log(p) + (1 - targets) * torch.log(1 - p))).mean()
-''', {"medical_loss:large_logits", "medical_loss:autograd"}),
-    "normalised_by_weights": ("medical_loss", '''
+""",
+        {"medical_loss:large_logits", "medical_loss:autograd"},
+    ),
+    "normalised_by_weights": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return (w * F.binary_cross_entropy_with_logits(logits, targets, reduction="none")).sum() / w.sum()
-''', {"medical_loss:random", "medical_loss:options", "medical_loss:severity_ignored"}),
-    "severity_not_scaled": ("medical_loss", '''
+""",
+        {"medical_loss:random", "medical_loss:options", "medical_loss:severity_ignored"},
+    ),
+    "severity_not_scaled": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity), torch.ones_like(severity))
     return (w * F.binary_cross_entropy_with_logits(logits, targets, reduction="none")).mean()
-''', {"medical_loss:random", "medical_loss:options"}),
-    "severity_on_negatives": ("medical_loss", '''
+""",
+        {"medical_loss:random", "medical_loss:options"},
+    ),
+    "severity_on_negatives": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), 1 + alpha * severity / 10)
     return (w * F.binary_cross_entropy_with_logits(logits, targets, reduction="none")).mean()
-''', {"medical_loss:random", "medical_loss:severity_ignored"}),
-    "softmax": ("medical_loss", '''
+""",
+        {"medical_loss:random", "medical_loss:severity_ignored"},
+    ),
+    "softmax": (
+        "medical_loss",
+        """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return -(w * targets * torch.log_softmax(logits, dim=0)).mean()
-''', {"medical_loss:random", "medical_loss:options", "medical_loss:one_class"}),
-    "grad_without_mean": ("medical_loss_grad", '''
+""",
+        {"medical_loss:random", "medical_loss:options", "medical_loss:one_class"},
+    ),
+    "grad_without_mean": (
+        "medical_loss_grad",
+        """
 def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return w * (torch.sigmoid(logits) - targets)
-''', {"medical_loss_grad:random", "medical_loss_grad:options", "medical_loss_grad:large_logits"}),
-    "grad_sign": ("medical_loss_grad", '''
+""",
+        {"medical_loss_grad:random", "medical_loss_grad:options", "medical_loss_grad:large_logits"},
+    ),
+    "grad_sign": (
+        "medical_loss_grad",
+        """
 def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     w = torch.where(targets == 1, fn_cost * (1 + alpha * severity / 10), torch.ones_like(severity))
     return w * (targets - torch.sigmoid(logits)) / len(logits)
-''', {"medical_loss_grad:random", "medical_loss_grad:options", "medical_loss_grad:large_logits"}),
-    "calibration_wrong_way": ("calibrated_probability", '''
+""",
+        {"medical_loss_grad:random", "medical_loss_grad:options", "medical_loss_grad:large_logits"},
+    ),
+    "calibration_wrong_way": (
+        "calibrated_probability",
+        """
 def calibrated_probability(logits, pos_weight):
     return torch.sigmoid(logits + math.log(pos_weight))
-''', {"calibrated_probability:random", "calibrated_probability:large_logits"}),
-    "calibration_divides": ("calibrated_probability", '''
+""",
+        {"calibrated_probability:random", "calibrated_probability:large_logits"},
+    ),
+    "calibration_divides": (
+        "calibrated_probability",
+        """
 def calibrated_probability(logits, pos_weight):
     return torch.sigmoid(logits) / pos_weight
-''', {"calibrated_probability:random", "calibrated_probability:large_logits"}),
+""",
+        {"calibrated_probability:random", "calibrated_probability:large_logits"},
+    ),
 }
 
-NO_TRAINING = ["medical_loss-test-medical_loss", "medical_loss-test-medical_loss_grad", "medical_loss-test-calibrated_probability"]
+NO_TRAINING = [
+    "medical_loss-test-medical_loss",
+    "medical_loss-test-medical_loss_grad",
+    "medical_loss-test-calibrated_probability",
+]
 
 
 def _failed(results) -> set[str]:
@@ -156,7 +200,9 @@ def test_reference_naive_loop_and_limits() -> None:
     naive = (40 * math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)) + 22 * math.log1p(math.exp(-0.5))) / 3
     assert ref.medical_loss(z, y, s).item() == pytest.approx(naive, rel=1e-12)
     # fn_cost = 1, alpha = 0 is plain BCE
-    torch.testing.assert_close(ref.medical_loss(z, y, s, fn_cost=1.0, alpha=0.0), F.binary_cross_entropy_with_logits(z, y))
+    torch.testing.assert_close(
+        ref.medical_loss(z, y, s, fn_cost=1.0, alpha=0.0), F.binary_cross_entropy_with_logits(z, y)
+    )
     big = torch.tensor([1e4, -1e4])
     loss = ref.medical_loss(big, torch.tensor([0.0, 1.0]), torch.tensor([0.0, 5.0]))
     assert loss.item() == pytest.approx((1e4 + 30 * 1e4) / 2)
@@ -233,7 +279,11 @@ def test_feedback_names_the_kind_of_mistake() -> None:
     assert "when |logits| is large" in results["medical_loss:large_logits"].message
     results = grade_in_process(A, fill(A, {**GOOD, "medical_loss_grad": WRONG["grad_sign"][1]}), NO_TRAINING)
     assert results["medical_loss_grad:random"].message.startswith("gradient does not match the loss")
-    shaped = GOOD["medical_loss_grad"].replace("/ logits.numel()", "/ logits.numel()).unsqueeze(1)").replace("return w *", "return (w *")
+    shaped = (
+        GOOD["medical_loss_grad"]
+        .replace("/ logits.numel()", "/ logits.numel()).unsqueeze(1)")
+        .replace("return w *", "return (w *")
+    )
     results = grade_in_process(A, fill(A, {**GOOD, "medical_loss_grad": shaped}), NO_TRAINING)
     assert results["medical_loss_grad:random"].message.startswith("wrong shape: expected (N,)")
 
@@ -242,10 +292,10 @@ def test_training_part_passes_the_weighted_loss_and_fails_plain_bce() -> None:
     ids = ["medical_loss-test-training"]
     good = grade_in_process(A, fill(A, GOOD), ids)["training:severe_recall"]
     assert good.score == good.max_score == 3.0
-    plain = '''
+    plain = """
 def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):
     return F.binary_cross_entropy_with_logits(logits, targets)
-'''
+"""
     bad = grade_in_process(A, fill(A, {**GOOD, "medical_loss": plain}), ids)["training:severe_recall"]
     assert bad.score == 0 and "severe" in bad.message
 
@@ -266,8 +316,14 @@ def test_check_solution_copied_anywhere_gets_full_marks(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_check_other_styles_with_warnings_keep_full_marks(tmp_path) -> None:
-    noisy = {k: v.replace("):\n", "):\n    import sys, warnings\n    warnings.warn('a stray warning')\n    print('noise', file=sys.stderr)\n", 1)
-             for k, v in OTHER_STYLES.items()}
+    noisy = {
+        k: v.replace(
+            "):\n",
+            "):\n    import sys, warnings\n    warnings.warn('a stray warning')\n    print('noise', file=sys.stderr)\n",
+            1,
+        )
+        for k, v in OTHER_STYLES.items()
+    }
     path = tmp_path / "mine.ipynb"
     nbformat.write(fill(A, noisy), path)
     report, proc = check_json(path)

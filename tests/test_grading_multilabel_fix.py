@@ -21,19 +21,23 @@ from grading_helpers import check_json, fill, grade_in_process, nbgrader_round_t
 from autograder import SOLUTIONS
 
 A = "multilabel_fix"
-FAST = ["multilabel_fix-test-multilabel_loss", "multilabel_fix-test-predict_labels", "multilabel_fix-test-tune_thresholds"]
+FAST = [
+    "multilabel_fix-test-multilabel_loss",
+    "multilabel_fix-test-predict_labels",
+    "multilabel_fix-test-tune_thresholds",
+]
 TRAINING = ["multilabel_fix-test-train_fixed_tagger"]
 
 GOOD = {
-    "multilabel_loss": '''
+    "multilabel_loss": """
 def multilabel_loss(logits, targets, pos_weight=None):
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), pos_weight=pos_weight)
-''',
-    "predict_labels": '''
+""",
+    "predict_labels": """
 def predict_labels(logits, threshold=0.5):
     return torch.sigmoid(logits) >= threshold
-''',
-    "tune_thresholds": '''
+""",
+    "tune_thresholds": """
 def tune_thresholds(probs, targets, candidates=None):
     cands = sorted(float(c) for c in (candidates if candidates is not None else [k / 20 for k in range(1, 20)]))
     y = targets.bool()
@@ -43,8 +47,8 @@ def tune_thresholds(probs, targets, candidates=None):
         tp, fp, fn = (p & y).sum(0), (p & ~y).sum(0), (~p & y).sum(0)
         f1.append(torch.nan_to_num(2 * tp / (2 * tp + fp + fn), nan=0.0))
     return torch.tensor(cands, dtype=probs.dtype)[torch.stack(f1).argmax(0)]
-''',
-    "train_fixed_tagger": '''
+""",
+    "train_fixed_tagger": """
 def train_fixed_tagger(X, Y):
     torch.manual_seed(1)
     model = torch.nn.Linear(X.shape[1], Y.shape[1])
@@ -54,25 +58,25 @@ def train_fixed_tagger(X, Y):
         multilabel_loss(model(X), Y).backward()
         opt.step()
     return model
-''',
+""",
 }
 
 # Correct answers in other styles: float64 per-entry formula with logsigmoid, expit and a
 # threshold tensor built by hand, pure Python loops, a small MLP with tuned thresholds.
 OTHER_STYLES = {
-    "multilabel_loss": '''
+    "multilabel_loss": """
 def multilabel_loss(logits, targets, pos_weight=None):
     z, y = logits.double(), targets.double()
     w = torch.ones(z.shape[1], dtype=torch.float64) if pos_weight is None else pos_weight.double()
     per_entry = -(w * y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z))
     return per_entry.sum() / z.numel()
-''',
-    "predict_labels": '''
+""",
+    "predict_labels": """
 def predict_labels(logits, threshold=0.5):
     t = threshold if isinstance(threshold, torch.Tensor) else torch.full((logits.shape[1],), float(threshold))
     return torch.special.expit(logits) >= t.to(logits.dtype)[None, :]
-''',
-    "tune_thresholds": '''
+""",
+    "tune_thresholds": """
 def tune_thresholds(probs, targets, candidates=None):
     if candidates is None:
         candidates = [0.05 * k for k in range(1, 20)]
@@ -92,8 +96,8 @@ def tune_thresholds(probs, targets, candidates=None):
                 best_t, best_f1 = t, f1
         best.append(best_t)
     return torch.tensor(best, dtype=torch.float64)
-''',
-    "train_fixed_tagger": '''
+""",
+    "train_fixed_tagger": """
 class _Tagger(torch.nn.Module):
     def __init__(self, d, c):
         super().__init__()
@@ -116,7 +120,7 @@ def train_fixed_tagger(X, Y):
         t = tune_thresholds(torch.sigmoid(model(X)), Y).float().clamp(0.01, 0.99)
         model.shift.copy_(torch.log(t / (1 - t)))
     return model
-''',
+""",
 }
 
 
@@ -179,15 +183,21 @@ def test_feedback_names_the_kind_of_mistake() -> None:
     results = grade_in_process(A, fill(A, {**GOOD, "multilabel_loss": _wrong("multilabel_loss_unstable")}), FAST)
     assert results["multilabel_loss:large_logits"].message == "returns nan when |logits| is large"
     results = grade_in_process(A, fill(A, {**GOOD, "predict_labels": _wrong("predict_labels_strict")}), FAST)
-    assert results["predict_labels:at_threshold"].message.startswith("wrong tags when a probability equals the threshold")
-    flat = GOOD["predict_labels"].replace("return torch.sigmoid(logits) >= threshold", "return (torch.sigmoid(logits) >= threshold).flatten()")
+    assert results["predict_labels:at_threshold"].message.startswith(
+        "wrong tags when a probability equals the threshold"
+    )
+    flat = GOOD["predict_labels"].replace(
+        "return torch.sigmoid(logits) >= threshold", "return (torch.sigmoid(logits) >= threshold).flatten()"
+    )
     results = grade_in_process(A, fill(A, {**GOOD, "predict_labels": flat}), FAST)
     assert results["predict_labels:default"].message.startswith("wrong shape: expected (N, C)")
 
 
 def test_training_part_fails_the_softmax_tagger_and_a_top1_reader() -> None:
-    for name, lost in (("train_fixed_tagger_softmax", {"train_fixed_tagger:f1", "train_fixed_tagger:tag_count"}),
-                       ("train_fixed_tagger_top1", {"train_fixed_tagger:f1", "train_fixed_tagger:tag_count"})):
+    for name, lost in (
+        ("train_fixed_tagger_softmax", {"train_fixed_tagger:f1", "train_fixed_tagger:tag_count"}),
+        ("train_fixed_tagger_top1", {"train_fixed_tagger:f1", "train_fixed_tagger:tag_count"}),
+    ):
         results = grade_in_process(A, fill(A, {**GOOD, "train_fixed_tagger": _wrong(name)}), TRAINING)
         assert _failed(results) == lost, name
     msg = results["train_fixed_tagger:tag_count"].message
@@ -205,7 +215,12 @@ def test_check_solution_copied_anywhere_gets_full_marks(tmp_path) -> None:
     assert time.perf_counter() - start < 30
     assert report["assignment"] == A and report["flags"] == []
     assert report["score"] == report["max_score"] == 11.0
-    assert {t["id"].split(":")[0] for t in report["tests"]} == {"multilabel_loss", "predict_labels", "tune_thresholds", "train_fixed_tagger"}
+    assert {t["id"].split(":")[0] for t in report["tests"]} == {
+        "multilabel_loss",
+        "predict_labels",
+        "tune_thresholds",
+        "train_fixed_tagger",
+    }
 
 
 @pytest.mark.slow

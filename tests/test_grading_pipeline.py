@@ -5,7 +5,6 @@ feedback, export) works on this repository without showing hidden tests to stude
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -39,7 +38,9 @@ def test_regenerating_the_exercises_changes_nothing(tmp_path: Path) -> None:
         run_nbgrader(["generate_assignment", name, "--force"], course)
         fresh = (course / "exercises" / name / f"{name}.ipynb").read_text(encoding="utf-8")
         committed = (EXERCISES / name / f"{name}.ipynb").read_text(encoding="utf-8")
-        assert fresh == committed, f"exercises/{name} is stale: run `nbgrader generate_assignment {name} --force` from the root"
+        assert fresh == committed, (
+            f"exercises/{name} is stale: run `nbgrader generate_assignment {name} --force` from the root"
+        )
 
 
 def _hidden_material() -> dict[str, list[str]]:
@@ -64,7 +65,9 @@ def _hidden_material() -> dict[str, list[str]]:
         found[f"solutions/{name}"] = [ln for ln in lines if len(ln) >= 20]
         ref_lines = (ROOT / "autograder" / "reference" / f"{name}.py").read_text(encoding="utf-8").splitlines()
         found[f"autograder/reference/{name}.py"] = [
-            ln.strip() for ln in ref_lines if len(ln.strip()) >= 30 and not ln.strip().startswith(("import ", "from ", "#", '"""'))
+            ln.strip()
+            for ln in ref_lines
+            if len(ln.strip()) >= 30 and not ln.strip().startswith(("import ", "from ", "#", '"""'))
         ]
     return found
 
@@ -134,7 +137,11 @@ def test_check_refuses_what_it_cannot_grade(tmp_path: Path) -> None:
     text.write_text("not json", encoding="utf-8")
     foreign = tmp_path / "foreign.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), foreign)
-    for path, words in ((tmp_path / "missing.ipynb", "no such file"), (text, "not a Jupyter notebook"), (foreign, "not one of")):
+    for path, words in (
+        (tmp_path / "missing.ipynb", "no such file"),
+        (text, "not a Jupyter notebook"),
+        (foreign, "not one of"),
+    ):
         proc = subprocess.run([str(LOSSPREP), "check", str(path)], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2
         assert proc.stdout == ""
@@ -213,9 +220,16 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
     from autograder.nbgrader_ext import HideHiddenTests, StderrToStdout
 
     cell = nbformat.v4.new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nsecret_check(x)\n### END HIDDEN TESTS")
-    cell.metadata = {"nbgrader": {"grade": True, "solution": False, "grade_id": "medical_loss-test-x", "points": 1, "locked": True}}
+    cell.metadata = {
+        "nbgrader": {"grade": True, "solution": False, "grade_id": "medical_loss-test-x", "points": 1, "locked": True}
+    }
     cell.outputs = [
-        nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong shape", traceback=["File secret.py, line 3", "secret_check(x)"]),
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="wrong shape",
+            traceback=["File secret.py, line 3", "secret_check(x)"],
+        ),
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: stray\n"),
     ]
     nb = nbformat.v4.new_notebook(cells=[cell])
@@ -239,12 +253,22 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
 def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
     """alice hands in the source (full marks), bob the untouched release (0), carol a correct
     notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
-    noisy = {k: v.replace("):\n", "):\n    import sys, warnings\n    warnings.warn('stray')\n    print('noise', file=sys.stderr)\n", 1)
-             for k, v in GOOD.items()}
+    noisy = {
+        k: v.replace(
+            "):\n", "):\n    import sys, warnings\n    warnings.warn('stray')\n    print('noise', file=sys.stderr)\n", 1
+        )
+        for k, v in GOOD.items()
+    }
     carol = fill("medical_loss", noisy)
-    carol.cells = [c for c in carol.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "medical_loss-test-calibrated_probability"]
+    carol.cells = [
+        c
+        for c in carol.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") != "medical_loss-test-calibrated_probability"
+    ]
     course, scores, max_score = nbgrader_round_trip(
-        tmp_path, "medical_loss", {"alice": SOLUTIONS / "medical_loss" / "medical_loss.ipynb", "bob": None, "carol": carol}
+        tmp_path,
+        "medical_loss",
+        {"alice": SOLUTIONS / "medical_loss" / "medical_loss.ipynb", "bob": None, "carol": carol},
     )
     assert scores == {"alice": 12.0, "bob": 0.0, "carol": 12.0}
     assert max_score == 17.0  # 12 automatic + 5 by hand
@@ -260,7 +284,9 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
         if student != "alice":  # alice handed in the instructor's solution itself
             reference = _hidden_material()["autograder/reference/medical_loss.py"]
             assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
-    alice = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text()))
+    alice = html.unescape(
+        re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text())
+    )
     assert "PASS  medical_loss:large_logits" in alice
 
 
@@ -284,10 +310,19 @@ def test_collector_isolates_calls_and_keeps_only_tensors() -> None:
         raise KeyError("oops")
 
     x = torch.ones(3)
-    calls = {"f:a": [Call("edits_in_place", (x,)).to_dict(), Call("edits_in_place", (x,)).to_dict()],
-             "g:b": [Call("returns_list", (x,)).to_dict()], "h:c": [Call("raises", (x,)).to_dict()],
-             "k:d": [Call("missing", (x,)).to_dict()], "m:e": [Call("double", (x,), mode="value_grad").to_dict()]}
-    ns = {"edits_in_place": edits_in_place, "returns_list": returns_list, "raises": raises, "double": lambda t: (2 * t).sum()}
+    calls = {
+        "f:a": [Call("edits_in_place", (x,)).to_dict(), Call("edits_in_place", (x,)).to_dict()],
+        "g:b": [Call("returns_list", (x,)).to_dict()],
+        "h:c": [Call("raises", (x,)).to_dict()],
+        "k:d": [Call("missing", (x,)).to_dict()],
+        "m:e": [Call("double", (x,), mode="value_grad").to_dict()],
+    }
+    ns = {
+        "edits_in_place": edits_in_place,
+        "returns_list": returns_list,
+        "raises": raises,
+        "double": lambda t: (2 * t).sum(),
+    }
     out = collect_calls(calls, ns)
     assert torch.equal(x, torch.ones(3)), "the grader's inputs must not change"
     assert [o["value"].item() for o in out["f:a"]] == [0.0, 0.0]
@@ -302,7 +337,11 @@ def test_scores_are_shared_by_weight_and_missing_outcomes_score_zero() -> None:
 
     gid = "medical_loss-test-calibrated_probability"
     calls = build_calls("medical_loss", gid)
-    assert build_calls("medical_loss", gid)["calibrated_probability:random"][0].args[0].equal(calls["calibrated_probability:random"][0].args[0])
+    assert (
+        build_calls("medical_loss", gid)["calibrated_probability:random"][0]
+        .args[0]
+        .equal(calls["calibrated_probability:random"][0].args[0])
+    )
     results = judge_part("medical_loss", gid, 2.0, calls, None, missing="the notebook timed out")
     assert [r.max_score for r in results] == [1.0, 0.5, 0.5]
     assert all(r.score == 0 and r.message == "the notebook timed out" for r in results)
@@ -322,15 +361,29 @@ def test_the_installable_package_leaves_out_references_and_hidden_tests(tmp_path
     for package in ("lossprep", "autograder"):
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist")],
-        cwd=tmp_path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [wheel] = (tmp_path / "dist").glob("lossprep-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         texts = {n: zf.read(n).decode("utf-8", errors="replace") for n in names if n.endswith(".py")}
-    assert "lossprep/notebooks.py" in names and "autograder/check.py" in names
+    assert (
+        "lossprep/book/notebooks.py" in names and "lossprep/data/houses.py" in names and "autograder/check.py" in names
+    )
     assert not [n for n in names if n.startswith(("autograder/reference/", "autograder/cases/"))]
     # the course library students import carries no line of the hidden material either (the
     # grading pipeline's own modules are in the wheel and share idioms with the references)

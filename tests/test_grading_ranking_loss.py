@@ -25,16 +25,16 @@ FUNCTIONS = ("ndcg_at_k", "pairwise_hinge_loss", "ranknet_loss", "lambdarank_los
 FAST = [f"{A}-test-{f}" for f in FUNCTIONS]
 TRAINING = [f"{A}-test-training"]
 
-_PAIRS = '''
+_PAIRS = """
     m = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask
     s = torch.where(m, scores, torch.zeros_like(scores))
     r = relevance.to(scores.dtype)
     pairs = m[:, :, None] & m[:, None, :] & (r[:, :, None] > r[:, None, :])
     diff = s[:, :, None] - s[:, None, :]
-'''
+"""
 
 GOOD = {
-    "ndcg_at_k": '''
+    "ndcg_at_k": """
 def ndcg_at_k(scores, relevance, k=10, mask=None):
     m = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask
     gains = torch.where(m, 2 ** relevance.to(scores.dtype) - 1, torch.zeros_like(scores))
@@ -44,17 +44,23 @@ def ndcg_at_k(scores, relevance, k=10, mask=None):
     dcg = (gains.gather(1, order) * disc).sum(1)
     idcg = (gains.sort(1, descending=True).values * disc).sum(1)
     return torch.where(idcg > 0, dcg / torch.where(idcg > 0, idcg, torch.ones_like(idcg)), torch.zeros_like(idcg))
-''',
-    "pairwise_hinge_loss": '''
-def pairwise_hinge_loss(scores, relevance, margin=1.0, mask=None):''' + _PAIRS + '''
+""",
+    "pairwise_hinge_loss": """
+def pairwise_hinge_loss(scores, relevance, margin=1.0, mask=None):"""
+    + _PAIRS
+    + """
     return F.relu(margin - diff)[pairs].sum() / pairs.sum().clamp(min=1)
-''',
-    "ranknet_loss": '''
-def ranknet_loss(scores, relevance, sigma=1.0, mask=None):''' + _PAIRS + '''
+""",
+    "ranknet_loss": """
+def ranknet_loss(scores, relevance, sigma=1.0, mask=None):"""
+    + _PAIRS
+    + """
     return F.softplus(-sigma * diff)[pairs].sum() / pairs.sum().clamp(min=1)
-''',
-    "lambdarank_loss": '''
-def lambdarank_loss(scores, relevance, k=10, sigma=1.0, mask=None):''' + _PAIRS + '''
+""",
+    "lambdarank_loss": """
+def lambdarank_loss(scores, relevance, k=10, sigma=1.0, mask=None):"""
+    + _PAIRS
+    + """
     gains = torch.where(m, 2 ** r - 1, torch.zeros_like(r)).detach()
     order = torch.sort(torch.where(m, s, torch.full_like(s, -math.inf)).detach(), dim=1, descending=True, stable=True).indices
     ranks = torch.argsort(order, dim=1).to(s.dtype) + 1
@@ -67,13 +73,13 @@ def lambdarank_loss(scores, relevance, k=10, sigma=1.0, mask=None):''' + _PAIRS 
     per_query = torch.where(pairs, w * F.softplus(-sigma * diff), torch.zeros_like(w)).sum((1, 2))
     has = pairs.flatten(1).any(1)
     return per_query[has].sum() / has.sum().clamp(min=1)
-''',
+""",
 }
 
 # Correct answers in other styles: Python loops over queries and pairs (autograd through the
 # loop), float64 throughout, logaddexp instead of softplus, ranks from a comparison count.
 OTHER_STYLES = {
-    "ndcg_at_k": '''
+    "ndcg_at_k": """
 def ndcg_at_k(scores, relevance, k=10, mask=None):
     out = []
     for q in range(scores.shape[0]):
@@ -84,8 +90,8 @@ def ndcg_at_k(scores, relevance, k=10, mask=None):
         idcg = sum(g / math.log2(2 + r) for r, g in enumerate(sorted(gain.values(), reverse=True)[:k]))
         out.append(dcg / idcg if idcg > 0 else 0.0)
     return torch.tensor(out, dtype=torch.float64)
-''',
-    "pairwise_hinge_loss": '''
+""",
+    "pairwise_hinge_loss": """
 def pairwise_hinge_loss(scores, relevance, margin=1.0, mask=None):
     terms = []
     for q in range(scores.shape[0]):
@@ -95,8 +101,8 @@ def pairwise_hinge_loss(scores, relevance, margin=1.0, mask=None):
                 if real and relevance[q, i] > relevance[q, j]:
                     terms.append(torch.clamp(margin - (scores[q, i] - scores[q, j]), min=0).double())
     return torch.stack(terms).mean() if terms else scores.double().sum() * 0
-''',
-    "ranknet_loss": '''
+""",
+    "ranknet_loss": """
 def ranknet_loss(scores, relevance, sigma=1.0, mask=None):
     total, count = scores.double().sum() * 0, 0
     for q in range(scores.shape[0]):
@@ -108,8 +114,8 @@ def ranknet_loss(scores, relevance, sigma=1.0, mask=None):
                     total = total + torch.logaddexp(torch.zeros_like(x), x)
                     count += 1
     return total / max(count, 1)
-''',
-    "lambdarank_loss": '''
+""",
+    "lambdarank_loss": """
 def lambdarank_loss(scores, relevance, k=10, sigma=1.0, mask=None):
     sums = []
     for q in range(scores.shape[0]):
@@ -125,7 +131,7 @@ def lambdarank_loss(scores, relevance, k=10, sigma=1.0, mask=None):
         if terms:
             sums.append(torch.stack(terms).sum())
     return torch.stack(sums).mean() if sums else scores.double().sum() * 0
-''',
+""",
 }
 
 
@@ -197,19 +203,28 @@ def test_a_wrong_answer_costs_points_only_in_its_part() -> None:
 
 
 def test_feedback_names_the_kind_of_mistake() -> None:
-    results = grade_in_process(A, fill(A, {**GOOD, "ranknet_loss": _wrong("ranknet_loss_unstable")}), [f"{A}-test-ranknet_loss"])
+    results = grade_in_process(
+        A, fill(A, {**GOOD, "ranknet_loss": _wrong("ranknet_loss_unstable")}), [f"{A}-test-ranknet_loss"]
+    )
     assert results["ranknet_loss:large_scores"].message == "returns inf when |scores| are large"
-    results = grade_in_process(A, fill(A, {**GOOD, "lambdarank_loss": _wrong("lambdarank_loss_grad_through_weights")}),
-                               [f"{A}-test-lambdarank_loss"])
+    results = grade_in_process(
+        A,
+        fill(A, {**GOOD, "lambdarank_loss": _wrong("lambdarank_loss_grad_through_weights")}),
+        [f"{A}-test-lambdarank_loss"],
+    )
     assert results["lambdarank_loss:random"].message == "the autograd gradient is wrong on random queries"
-    results = grade_in_process(A, fill(A, {**GOOD, "ndcg_at_k": _wrong("ndcg_at_k_padding_ranked")}), [f"{A}-test-ndcg_at_k"])
+    results = grade_in_process(
+        A, fill(A, {**GOOD, "ndcg_at_k": _wrong("ndcg_at_k_padding_ranked")}), [f"{A}-test-ndcg_at_k"]
+    )
     assert results["ndcg_at_k:padding"].message == "wrong value when padded slots hold other values"
 
 
 def test_training_part_passes_lambdarank_and_fails_mse() -> None:
     good = grade_in_process(A, fill(A, GOOD), TRAINING)["training:ndcg"]
     assert good.score == good.max_score == 3.0
-    bad = grade_in_process(A, fill(A, {**GOOD, "lambdarank_loss": _wrong("lambdarank_loss_mse")}), TRAINING)["training:ndcg"]
+    bad = grade_in_process(A, fill(A, {**GOOD, "lambdarank_loss": _wrong("lambdarank_loss_mse")}), TRAINING)[
+        "training:ndcg"
+    ]
     assert bad.score == 0 and "no better than with MSE" in bad.message
 
 

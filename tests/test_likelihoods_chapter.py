@@ -7,7 +7,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from lossprep import likelihoods as lk
+from lossprep.chapters import likelihoods as lk
 from lossprep.losses import pinball_loss
 from lossprep.symbolic import check_against_torch, sample_points
 
@@ -37,11 +37,17 @@ def test_bernoulli_nll_is_bce_with_gradient_p_minus_y():
     pts = sample_points(64, seed=11)
     for label in (0.0, 1.0):
         r = check_against_torch(
-            bce_z, lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"), {lk.z: pts, lk.y: label}, wrt=lk.z
+            bce_z,
+            lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"),
+            {lk.z: pts, lk.y: label},
+            wrt=lk.z,
         )
         assert r.passed, str(r)
     naive = check_against_torch(
-        bce_z, lambda a, b: F.binary_cross_entropy(torch.sigmoid(a), b, reduction="none"), {lk.z: pts, lk.y: 1.0}, wrt=lk.z
+        bce_z,
+        lambda a, b: F.binary_cross_entropy(torch.sigmoid(a), b, reduction="none"),
+        {lk.z: pts, lk.y: 1.0},
+        wrt=lk.z,
     )
     assert not naive.passed
 
@@ -55,7 +61,10 @@ def test_categorical_nll_gradient_is_softmax_minus_onehot(C, target):
     pts = [sample_points(48, seed=20 + k, high=50.0) for k in range(C)]
     tgt = torch.full((48,), target, dtype=torch.long)
     r = check_against_torch(
-        ce, lambda *cols: F.cross_entropy(torch.stack(cols, 1), tgt, reduction="none"), dict(zip(zs, pts)), wrt=zs[0]
+        ce,
+        lambda *cols: F.cross_entropy(torch.stack(cols, 1), tgt, reduction="none"),
+        dict(zip(zs, pts, strict=False)),
+        wrt=zs[0],
     )
     assert r.passed, str(r)
     with pytest.raises(ValueError):

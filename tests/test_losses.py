@@ -18,7 +18,7 @@ def _pair(n: int = 64, *, scale: float = 3.0, seed: int = 0, dtype: torch.dtype 
 
 def _naive_pinball(input: torch.Tensor, target: torch.Tensor, q: float) -> torch.Tensor:
     out = []
-    for p, t in zip(input.tolist(), target.tolist()):
+    for p, t in zip(input.tolist(), target.tolist(), strict=False):
         err = t - p
         out.append(q * err if err >= 0 else (q - 1) * err)
     return torch.tensor(out, dtype=input.dtype)
@@ -50,7 +50,9 @@ def test_log_cosh_stays_finite_where_the_naive_formula_overflows():
 def test_log_cosh_limiting_cases():
     # near 0 it is e^2 / 2, far out |e| - log 2
     small = torch.tensor([1e-3, -2e-3], dtype=torch.float64)
-    torch.testing.assert_close(log_cosh_loss(small, torch.zeros_like(small), reduction="none"), small**2 / 2, rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        log_cosh_loss(small, torch.zeros_like(small), reduction="none"), small**2 / 2, rtol=1e-5, atol=0
+    )
     assert log_cosh_loss(torch.zeros(3), torch.zeros(3)).item() == 0.0
 
 
@@ -91,7 +93,9 @@ def test_pinball_minimiser_is_the_quantile():
     sample = torch.exp(torch.randn(999, dtype=torch.float64, generator=g))
     grid = torch.linspace(0.0, 8.0, 16_001, dtype=torch.float64)
     for q in (0.1, 0.5, 0.9):
-        curve = pinball_loss(grid[:, None].expand(-1, sample.numel()), sample[None, :].expand(grid.numel(), -1), q=q, reduction="none").mean(1)
+        curve = pinball_loss(
+            grid[:, None].expand(-1, sample.numel()), sample[None, :].expand(grid.numel(), -1), q=q, reduction="none"
+        ).mean(1)
         best = grid[curve.argmin()].item()
         # the exact minimiser of the mean pinball loss is the order statistic ceil(n q)
         order_stat = sample.sort().values[math.ceil(sample.numel() * q) - 1].item()

@@ -22,10 +22,10 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
-from lossprep import notebooks as nbs
+from lossprep.book import notebooks as nbs
+from lossprep.book.selfcheck import select_cards
 from lossprep.cli import main as cli_main
 from lossprep.quiz.cards import load_file
-from lossprep.selfcheck import select_cards
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = nbs.chapter_sources(ROOT)
@@ -37,7 +37,7 @@ def _notebook(source: Path):
 
 
 def _setup_cell(nb) -> str:
-    cells = [c.source for c in nb.cells if c.cell_type == "code" and "find_spec(\"lossprep\")" in c.source]
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and 'find_spec("lossprep")' in c.source]
     assert len(cells) == 1, "exactly one setup cell"
     return cells[0]
 
@@ -98,7 +98,7 @@ def test_regression_notebook_inlines_the_code_the_chapter_includes():
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     import inspect
 
-    from lossprep import regression
+    from lossprep.chapters import regression
 
     assert inspect.getsource(regression.fit_house_models).strip() in markdown
     # a cross-chapter reference names the section and the chapter it is in
@@ -246,7 +246,9 @@ def _tiny_root(tmp_path: Path, body: str) -> Path:
     (root / "book" / "tiny.md").write_text(CHAPTER.format(body=body))
     (root / "book" / "cards").mkdir()
     shutil.copy(ROOT / "book" / "cards" / "likelihoods.yml", root / "book" / "cards" / "likelihoods.yml")
-    (root / "book" / "shown.py").write_text("import os\n\n\n@staticmethod\ndef shown(a):\n    return a + 1\n\n\ndef other():\n    pass\n")
+    (root / "book" / "shown.py").write_text(
+        "import os\n\n\n@staticmethod\ndef shown(a):\n    return a + 1\n\n\ndef other():\n    pass\n"
+    )
     return root
 
 
@@ -287,8 +289,17 @@ def test_markup_is_rewritten_for_jupyter(tmp_path: Path):
         ("```{selfcheck} nochapter\n```", "{selfcheck} nochapter"),
         ("```{selfcheck} likelihoods\n:count: 0\n```", "count of at least 1"),
     ],
-    ids=["directive", "role", "ref", "unclosed", "include-missing", "include-object", "include-option",
-         "selfcheck-missing", "selfcheck-count"],
+    ids=[
+        "directive",
+        "role",
+        "ref",
+        "unclosed",
+        "include-missing",
+        "include-object",
+        "include-option",
+        "selfcheck-missing",
+        "selfcheck-count",
+    ],
 )
 def test_unknown_or_broken_markup_is_a_clear_error(tmp_path: Path, body: str, message: str):
     root = _tiny_root(tmp_path, body)
@@ -354,9 +365,20 @@ def test_binder_installs_the_pinned_requirements_and_the_package():
     text = (ROOT / "binder" / "requirements.txt").read_text()
     assert "-r ../requirements.txt" in text and "download.pytorch.org/whl/cpu" in text
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation",
-         "-r", "binder/requirements.txt"],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--no-build-isolation",
+            "-r",
+            "binder/requirements.txt",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "torch==2.13.0" in proc.stdout and "Would install lossprep" in proc.stdout
@@ -390,6 +412,6 @@ def test_notebook_self_check_asks_what_the_book_asks(built_book: Path):
         page = (built_book / "book" / f"{source.stem}.html").read_text(encoding="utf-8")
         book_answers = re.findall(r'data-answer-label="([^"]+)"', page)
         markdown = "\n".join(c.source for c in _notebook(source).cells if c.cell_type == "markdown")
-        selfcheck = markdown[markdown.index("questions from this chapter's quiz cards"):]
+        selfcheck = markdown[markdown.index("questions from this chapter's quiz cards") :]
         notebook_answers = re.findall(r"<summary>Answer</summary>\n\n\*\*([^*]+?)\)?\*\*", selfcheck)
         assert book_answers and notebook_answers == book_answers, (source.name, notebook_answers, book_answers)

@@ -37,7 +37,13 @@ def read_apkg(path: Path, tmp: Path) -> tuple[list[tuple], int, dict]:
 def test_export_holds_every_card_with_stable_ids(tmp_path: Path) -> None:
     bank = load_bank()
     first, second = tmp_path / "first.apkg", tmp_path / "second.apkg"
-    proc = subprocess.run([sys.executable, "-m", "lossprep.cli", "quiz", "export-anki", str(first)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lossprep.cli", "quiz", "export-anki", str(first)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {len(bank.cards)} notes" in proc.stdout
     notes, n_cards, models = read_apkg(first, tmp_path)
@@ -69,6 +75,16 @@ def test_note_ids_depend_only_on_the_card_id() -> None:
 
 
 def test_export_refuses_a_wrong_suffix(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lossprep.cli", "quiz", "export-anki", str(tmp_path / "deck.zip")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Expected an output file ending in .apkg" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "lossprep.cli", "quiz", "export-anki", str(tmp_path / "deck.zip")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2
+        and "Expected an output file ending in .apkg" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
     assert not (tmp_path / "deck.zip").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lossprep.book import toc
 from lossprep.quiz.cards import CardError, cloze_answers, cloze_blanks, load_bank, load_file
 from lossprep.quiz.numeric import GENERATORS, draw, is_close
 from lossprep.quiz.render import latex_to_unicode, to_anki, to_html, to_terminal
@@ -19,13 +20,11 @@ MIN_CARDS = 25
 
 
 def toc_chapters() -> list[str]:
-    return re.findall(r"file:\s*book/([\w-]+)", (ROOT / "_toc.yml").read_text())
+    return [page.removeprefix("book/") for page in toc.pages(ROOT) if page.startswith("book/")]
 
 
 def existing_chapters() -> list[str]:
-    from lossprep.quiz.plan import book_chapters
-
-    return book_chapters(ROOT)
+    return toc.chapters(ROOT)
 
 
 def heading_slugs(markdown: str) -> set[str]:
@@ -60,7 +59,9 @@ def test_every_existing_chapter_has_enough_cards() -> None:
     assert chapters, "no chapter of _toc.yml exists under book/"
     for chapter in chapters:
         n = len(bank.chapter(chapter))
-        assert n >= MIN_CARDS, f"chapter {chapter!r} has {n} quiz cards in book/cards/{chapter}.yml; it needs at least {MIN_CARDS}"
+        assert n >= MIN_CARDS, (
+            f"chapter {chapter!r} has {n} quiz cards in book/cards/{chapter}.yml; it needs at least {MIN_CARDS}"
+        )
 
 
 def test_every_card_file_is_a_chapter_of_the_toc() -> None:
@@ -76,7 +77,9 @@ def test_sections_point_at_existing_headings() -> None:
         assert card.page in toc_chapters(), f"{card.id}: page {card.page!r} is not in _toc.yml"
         assert card.page in slugs, f"{card.id}: book/{card.page}.md does not exist"
         if card.anchor is not None:
-            assert card.anchor in slugs[card.page], f"{card.id}: no heading with anchor #{card.anchor} in book/{card.page}.md (have {sorted(slugs[card.page])})"
+            assert card.anchor in slugs[card.page], (
+                f"{card.id}: no heading with anchor #{card.anchor} in book/{card.page}.md (have {sorted(slugs[card.page])})"
+            )
 
 
 def test_heading_slugs_follow_myst() -> None:
@@ -158,8 +161,11 @@ def test_schema_rejects_bad_ids_generators_cloze_and_duplicates(tmp_path: Path) 
         "kind: numeric\n    generator: bce_positive\n    front: p = {q}": "uses q, which generator 'bce_positive' does not draw",
         "kind: cloze\n    front: no blanks here": "needs at least one {{c1::...}}",
     }
-    for i, (body, message) in enumerate(cases.items()):
-        text = f"chapter: demo\ncards:\n  - {'' if body.startswith('id') else 'id: demo-x' + chr(10) + '    '}{body if body.startswith('id') else body}\n    section: demo\n" + ("    front: q\n    back: a\n    kind: recall\n" if body.startswith("id") else "")
+    for _i, (body, message) in enumerate(cases.items()):
+        text = (
+            f"chapter: demo\ncards:\n  - {'' if body.startswith('id') else 'id: demo-x' + chr(10) + '    '}{body}\n    section: demo\n"
+            + ("    front: q\n    back: a\n    kind: recall\n" if body.startswith("id") else "")
+        )
         path = write(tmp_path, text, "demo")
         with pytest.raises(CardError, match=re.escape(message)) as info:
             load_file(path)
@@ -216,9 +222,13 @@ def torch_answer(name: str, p: dict) -> float:
         losses = torch.stack([pinball_loss(torch.full_like(values, c.item()), values, q=p["q"]) for c in grid[::10]])
         return grid[::10][losses.argmin()].item()
     if name == "mse_three":
-        return F.mse_loss(torch.tensor([p["e1"], p["e2"], p["e3"]], dtype=torch.float64), torch.zeros(3, dtype=torch.float64)).item()
+        return F.mse_loss(
+            torch.tensor([p["e1"], p["e2"], p["e3"]], dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+        ).item()
     if name == "mae_three":
-        return F.l1_loss(torch.tensor([p["e1"], p["e2"], p["e3"]], dtype=torch.float64), torch.zeros(3, dtype=torch.float64)).item()
+        return F.l1_loss(
+            torch.tensor([p["e1"], p["e2"], p["e3"]], dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+        ).item()
     if name == "huber":
         return F.huber_loss(t(0), t(p["e"]), delta=p["delta"]).item()
     if name == "smooth_l1":
@@ -268,15 +278,22 @@ def test_terminal_formulas_are_readable() -> None:
     assert latex_to_unicode(r"\delta \to \infty") == "δ → ∞"
     assert latex_to_unicode(r"\log\cosh(e) \approx |e| - \log 2") == "log cosh(e) ≈ |e| − log 2"
     assert latex_to_unicode(r"\sigma(z) - y") == "σ(z) − y"
-    assert "\\" not in "".join(to_terminal(c.front) + to_terminal(c.back) for c in load_bank(CARDS).cards if "$" in c.front + c.back), "a card's formula keeps a LaTeX command in the terminal"
+    assert "\\" not in "".join(
+        to_terminal(c.front) + to_terminal(c.back) for c in load_bank(CARDS).cards if "$" in c.front + c.back
+    ), "a card's formula keeps a LaTeX command in the terminal"
 
 
 def test_anki_formulas_use_mathjax_delimiters() -> None:
-    assert to_anki(r"inline $x^2$ and display $$\sum_i e_i$$ and 1 < 2") == r"inline \(x^2\) and display \[\sum_i e_i\] and 1 &lt; 2"
+    assert (
+        to_anki(r"inline $x^2$ and display $$\sum_i e_i$$ and 1 < 2")
+        == r"inline \(x^2\) and display \[\sum_i e_i\] and 1 &lt; 2"
+    )
     assert to_anki(r"{{c1::$\frac{1}{2}$}}") == r"{{c1::\(\frac{1}{2}\)}}"
     # code spans are code, escaped, in Anki and in the book's self-check
     assert to_anki("as `F.mse_loss`, 1 < 2") == "as <code>F.mse_loss</code>, 1 &lt; 2"
-    assert to_html("`a<b` and $x$") == '<code>a&lt;b</code> and <span class="math notranslate nohighlight">\\(x\\)</span>'
+    assert (
+        to_html("`a<b` and $x$") == '<code>a&lt;b</code> and <span class="math notranslate nohighlight">\\(x\\)</span>'
+    )
 
 
 def test_cloze_helpers() -> None:

@@ -23,7 +23,7 @@ def build(tmp_path: Path, body: str, *, cards: Path | None = None) -> subprocess
     src.mkdir(exist_ok=True)
     (src / "conf.py").write_text(
         "project = 'selfcheck test'\n"
-        "extensions = ['myst_parser', 'lossprep.selfcheck']\n"
+        "extensions = ['myst_parser', 'lossprep.book.selfcheck']\n"
         f"selfcheck_cards_dir = {str(cards or ROOT / 'book' / 'cards')!r}\n"
         "myst_enable_extensions = ['dollarmath']\n"
     )
@@ -50,7 +50,7 @@ def test_renders_every_mcq_and_numeric_card(page: str) -> None:
 
 
 def test_default_selection_is_short_stable_and_mixed() -> None:
-    from lossprep.selfcheck import DEFAULT_COUNT, select_cards
+    from lossprep.book.selfcheck import DEFAULT_COUNT, select_cards
 
     for chapter in ("likelihoods", "regression"):
         cards = load_bank().chapter(chapter)
@@ -154,6 +154,8 @@ def test_unknown_chapter_or_bad_cards_fail_the_build(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "selfcheck: no card file" in proc.stderr
     cards = tmp_path / "cards"
     cards.mkdir()
-    (cards / "demo.yml").write_text("chapter: demo\ncards:\n  - id: demo-a\n    kind: mcq\n    section: demo\n    front: q\n    choices: [x, y]\n    answer: 5\n")
+    (cards / "demo.yml").write_text(
+        "chapter: demo\ncards:\n  - id: demo-a\n    kind: mcq\n    section: demo\n    front: q\n    choices: [x, y]\n    answer: 5\n"
+    )
     proc = build(tmp_path, "# C\n\n```{selfcheck} demo\n```\n", cards=cards)
     assert proc.returncode != 0 and "demo-a" in proc.stderr and "field 'answer'" in proc.stderr

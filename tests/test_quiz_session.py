@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pexpect
@@ -20,7 +20,7 @@ from fsrs import Rating, Scheduler
 from lossprep.quiz.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 BANK = """\
 chapter: demo
@@ -68,8 +68,23 @@ def env() -> dict[str, str]:
 
 
 def spawn(db: Path, cards: Path, now: datetime, *extra: str) -> pexpect.spawn:
-    args = ["-m", "lossprep.cli", "quiz", "--db", str(db), "--cards", str(cards), "--now", iso(now), "--seed", "7", *extra]
-    return pexpect.spawn(sys.executable, args, cwd=str(ROOT), env=env(), encoding="utf-8", timeout=30, dimensions=(50, 200))
+    args = [
+        "-m",
+        "lossprep.cli",
+        "quiz",
+        "--db",
+        str(db),
+        "--cards",
+        str(cards),
+        "--now",
+        iso(now),
+        "--seed",
+        "7",
+        *extra,
+    ]
+    return pexpect.spawn(
+        sys.executable, args, cwd=str(ROOT), env=env(), encoding="utf-8", timeout=30, dimensions=(50, 200)
+    )
 
 
 def answer_card(child: pexpect.spawn, *, recall_rating: str = "3") -> tuple[str, Rating]:
@@ -163,7 +178,7 @@ def test_session_quit_restart_history_and_fsrs_due_dates(tmp_path: Path, bank: P
         expected[cid].append((rating, t2))
     child.expect("reviewed: 4")
     child.expect(r"next due: (\S+ \S+) UTC")
-    nxt = datetime.strptime(child.match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+    nxt = datetime.strptime(child.match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     child.expect("streak: 1 day")  # days 0 and 10: the streak restarted
     child.expect(pexpect.EOF)
     child.close()
@@ -252,7 +267,15 @@ def test_wrong_answers_are_graded_again(tmp_path: Path, bank: Path) -> None:
 
 
 def run_cli(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lossprep.cli", "quiz", *args], cwd=ROOT, env=env(), input=input, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lossprep.cli", "quiz", *args],
+        cwd=ROOT,
+        env=env(),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_corrupt_database_gives_a_clear_error(tmp_path: Path, bank: Path) -> None:
@@ -301,13 +324,25 @@ def test_quiz_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
     db = tmp_path / "q.sqlite3"
     proc = subprocess.run(
         [sys.executable, "-c", NO_HEAVY, "quiz", "--db", str(db), "--now", iso(T0)],
-        cwd=ROOT, env=env(), input="\n3\n", capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env(),
+        input="\n3\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "reviewed: 1" in proc.stdout
     assert proc.stdout.strip().endswith("HEAVY:"), proc.stdout[-300:]
     for sub in (["stats"], ["plan"], ["export-anki", str(tmp_path / "deck.apkg")]):
-        proc = subprocess.run([sys.executable, "-c", NO_HEAVY, "quiz", *sub, "--db", str(db), "--now", iso(T0)], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-c", NO_HEAVY, "quiz", *sub, "--db", str(db), "--now", iso(T0)],
+            cwd=ROOT,
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip().endswith("HEAVY:"), (sub, proc.stdout[-300:])
 

@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from fsrs import Rating, Scheduler
 from lossprep.quiz.scheduler import fsrs_id, new_card, require_utc, review
 from lossprep.quiz.store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, fmt_time, parse_time
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def fsrs_replay(card_id: str, history: list[tuple[Rating, datetime]]) -> FsrsCard:
@@ -41,7 +41,12 @@ def test_new_store_has_identity_and_schema(tmp_path: Path) -> None:
 
 def test_reviews_persist_and_match_fsrs(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite3"
-    history = [(Rating.Good, T0), (Rating.Good, T0 + timedelta(minutes=15)), (Rating.Again, T0 + timedelta(days=3)), (Rating.Easy, T0 + timedelta(days=3, hours=1))]
+    history = [
+        (Rating.Good, T0),
+        (Rating.Good, T0 + timedelta(minutes=15)),
+        (Rating.Again, T0 + timedelta(days=3)),
+        (Rating.Easy, T0 + timedelta(days=3, hours=1)),
+    ]
     for rating, when in history:  # reopen for every review: nothing lives in memory
         with Store.open(path) as store:
             store.record_review("c-one", rating, when, kind="recall")
@@ -50,7 +55,12 @@ def test_reviews_persist_and_match_fsrs(tmp_path: Path) -> None:
         rows = store.reviews("c-one")
     want = fsrs_replay("c-one", history)
     assert got is not None
-    assert (got.due, got.state, got.stability, got.difficulty) == (want.due, want.state, want.stability, want.difficulty)
+    assert (got.due, got.state, got.stability, got.difficulty) == (
+        want.due,
+        want.state,
+        want.stability,
+        want.difficulty,
+    )
     assert [(r.rating, r.reviewed_at) for r in rows] == history
     assert rows[-1].due_after == want.due
 
@@ -146,7 +156,10 @@ def test_two_sessions_at_once_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite3"
     Store.open(path).close()
     n = 60
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, str(n)], stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, str(n)], stderr=subprocess.PIPE, text=True)
+        for tag in ("a", "b")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
+import naive_references as naive
 import pytest
 import torch
 import torch.nn.functional as F
-
-import naive_references as naive
 import wrong_answers
+
 from autograder.cases import multilabel_fix as cases
 from autograder.collect import collect_calls
 from autograder.pipeline import build_calls, judge_part
@@ -115,10 +115,22 @@ def test_multilabel_loss_accepts_bool_and_int_targets():
         (lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(3, 2)), "Expected targets of shape \\(2, 3\\)"),
         (lambda: multilabel_loss(torch.zeros(2, 3), torch.full((2, 3), 0.5)), "Expected targets in \\{0, 1\\}"),
         (lambda: multilabel_loss(torch.zeros(2, 3), torch.full((2, 3), 2.0)), "Expected targets in \\{0, 1\\}"),
-        (lambda: multilabel_loss(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3)), "Expected logits to be a float"),
-        (lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2)), "Expected pos_weight of shape \\(3,\\)"),
-        (lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([1.0, -1.0, 1.0])), "Expected pos_weight finite"),
-        (lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), 2.0), "Expected pos_weight to be a torch.Tensor"),
+        (
+            lambda: multilabel_loss(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3)),
+            "Expected logits to be a float",
+        ),
+        (
+            lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2)),
+            "Expected pos_weight of shape \\(3,\\)",
+        ),
+        (
+            lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.tensor([1.0, -1.0, 1.0])),
+            "Expected pos_weight finite",
+        ),
+        (
+            lambda: multilabel_loss(torch.zeros(2, 3), torch.zeros(2, 3), 2.0),
+            "Expected pos_weight to be a torch.Tensor",
+        ),
         (lambda: multilabel_loss([[0.0]], torch.zeros(1, 1)), "Expected logits to be a torch.Tensor"),
     ],
 )
@@ -162,7 +174,10 @@ def test_predict_labels_thresholds_and_extremes(dtype):
     "call, match",
     [
         (lambda: predict_labels(torch.zeros(3)), "Expected logits of shape \\(N, C\\)"),
-        (lambda: predict_labels(torch.zeros(2, 3), torch.full((2,), 0.5)), "Expected threshold to be a float or a tensor of shape \\(3,\\)"),
+        (
+            lambda: predict_labels(torch.zeros(2, 3), torch.full((2,), 0.5)),
+            "Expected threshold to be a float or a tensor of shape \\(3,\\)",
+        ),
         (lambda: predict_labels(torch.zeros(2, 3), 1.5), "Expected threshold in \\[0, 1\\]"),
         (lambda: predict_labels(torch.zeros(2, 3), "0.5"), "Expected threshold to be a float"),
         (lambda: predict_labels(torch.zeros(2, 3), True), "Expected threshold to be a float"),
@@ -180,7 +195,7 @@ def test_predict_labels_refuses_bad_input(call, match):
 
 def test_default_candidates_are_the_decimals():
     assert len(DEFAULT_CANDIDATES) == 19
-    assert DEFAULT_CANDIDATES == tuple(k / 20 for k in range(1, 20))
+    assert tuple(k / 20 for k in range(1, 20)) == DEFAULT_CANDIDATES
     assert DEFAULT_CANDIDATES[2] == 0.15 and DEFAULT_CANDIDATES[-1] == 0.95
 
 
@@ -194,7 +209,9 @@ def test_tune_thresholds_matches_naive_loop(dtype):
         assert got.shape == (6,) and got.dtype == dtype
         torch.testing.assert_close(got, torch.tensor(naive.tune_thresholds_loop(probs, y), dtype=dtype))
         cands = [0.9, 0.33, 0.5, 0.12]
-        torch.testing.assert_close(tune_thresholds(probs, y, cands), torch.tensor(naive.tune_thresholds_loop(probs, y, cands), dtype=dtype))
+        torch.testing.assert_close(
+            tune_thresholds(probs, y, cands), torch.tensor(naive.tune_thresholds_loop(probs, y, cands), dtype=dtype)
+        )
 
 
 def test_tune_thresholds_ties_go_to_the_smallest_candidate():
@@ -237,7 +254,10 @@ def test_micro_f1_counts_every_decision():
         (lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 3)), "Expected targets of shape"),
         (lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 2), []), "Expected candidates of shape \\(K,\\)"),
         (lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 2), [0.5, 1.2]), "Expected candidates in \\[0, 1\\]"),
-        (lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 2), torch.rand(2, 2)), "Expected candidates of shape"),
+        (
+            lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 2), torch.rand(2, 2)),
+            "Expected candidates of shape",
+        ),
         (lambda: tune_thresholds(torch.rand(2, 2), torch.zeros(2, 2), ["a"]), "Expected candidates to be a 1-D tensor"),
     ],
 )
@@ -255,7 +275,9 @@ def test_tune_thresholds_refuses_bad_input(call, match):
 def test_multilabel_functions_follow_the_inputs_device():
     z, y = _batch()
     zc, yc = z.cuda(), y.cuda()
-    torch.testing.assert_close(multilabel_loss(zc, yc, torch.ones(5).cuda()).cpu(), multilabel_loss(z, y, torch.ones(5)))
+    torch.testing.assert_close(
+        multilabel_loss(zc, yc, torch.ones(5).cuda()).cpu(), multilabel_loss(z, y, torch.ones(5))
+    )
     assert predict_labels(zc, torch.full((5,), 0.4).cuda()).device.type == "cuda"
     p = torch.sigmoid(z)
     torch.testing.assert_close(tune_thresholds(p.cuda(), yc).cpu(), tune_thresholds(p, y))
@@ -294,8 +316,12 @@ def _grade(namespace: dict, grade_id: str) -> dict[str, str]:
     return {r.id: r.message for r in judge_part("multilabel_fix", grade_id, 1.0, calls, outcomes)}
 
 
-REFERENCE = {"multilabel_loss": multilabel_loss, "predict_labels": predict_labels, "tune_thresholds": tune_thresholds,
-             "train_fixed_tagger": train_fixed_tagger}
+REFERENCE = {
+    "multilabel_loss": multilabel_loss,
+    "predict_labels": predict_labels,
+    "tune_thresholds": tune_thresholds,
+    "train_fixed_tagger": train_fixed_tagger,
+}
 FAST_PARTS = ("multilabel_loss", "predict_labels", "tune_thresholds")
 
 
@@ -368,9 +394,12 @@ def _train_and_measure(seed: int) -> dict[str, float]:
     top1, sig = predict_top1(z_buggy), predict_labels(z_buggy)
     pred = predict_labels(z_fixed)
     return {
-        "seconds": seconds, "true_tags": held_out.Y.sum(1).mean().item(),
-        "f1_fixed": micro_f1(pred, held_out.Y), "tags_fixed": pred.sum(1).double().mean().item(),
-        "f1_top1": micro_f1(top1, held_out.Y), "f1_sigmoid": micro_f1(sig, held_out.Y),
+        "seconds": seconds,
+        "true_tags": held_out.Y.sum(1).mean().item(),
+        "f1_fixed": micro_f1(pred, held_out.Y),
+        "tags_fixed": pred.sum(1).double().mean().item(),
+        "f1_top1": micro_f1(top1, held_out.Y),
+        "f1_sigmoid": micro_f1(sig, held_out.Y),
         "tags_sigmoid": sig.sum(1).double().mean().item(),
     }
 
@@ -417,12 +446,19 @@ def test_signatures_are_the_issues_in_reference_and_notebook():
         "tune_thresholds": "(probs, targets, candidates=None)",
         "train_fixed_tagger": "(X, Y)",
     }
-    ref = {"multilabel_loss": multilabel_loss, "predict_labels": predict_labels, "tune_thresholds": tune_thresholds,
-           "train_fixed_tagger": train_fixed_tagger}
+    ref = {
+        "multilabel_loss": multilabel_loss,
+        "predict_labels": predict_labels,
+        "tune_thresholds": tune_thresholds,
+        "train_fixed_tagger": train_fixed_tagger,
+    }
     for name, sig in want.items():
         params = inspect.signature(ref[name]).parameters.values()
         assert "(" + ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params) + ")" == sig
-    for path in (SOLUTIONS / "multilabel_fix" / "multilabel_fix.ipynb", EXERCISES / "multilabel_fix" / "multilabel_fix.ipynb"):
+    for path in (
+        SOLUTIONS / "multilabel_fix" / "multilabel_fix.ipynb",
+        EXERCISES / "multilabel_fix" / "multilabel_fix.ipynb",
+    ):
         text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
         for name, sig in want.items():
             assert f"def {name}{sig}:" in text, (path, name)

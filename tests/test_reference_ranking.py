@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 import time
 
+import naive_references as naive
 import numpy as np
 import pytest
 import torch
-
-import naive_references as naive
 import wrong_answers
+
 from autograder.cases import ranking_loss as cases
 from autograder.collect import collect_calls
 from autograder.pipeline import build_calls, judge_part
@@ -32,7 +32,9 @@ DTYPES = (torch.float32, torch.float64)
 LOSSES = (pairwise_hinge_loss, ranknet_loss, lambdarank_loss)
 
 
-def _batch(Q: int = 4, D: int = 7, *, seed: int = 0, dtype: torch.dtype = torch.float64, ties: bool = False, junk: bool = True):
+def _batch(
+    Q: int = 4, D: int = 7, *, seed: int = 0, dtype: torch.dtype = torch.float64, ties: bool = False, junk: bool = True
+):
     g = torch.Generator().manual_seed(seed)
     if ties:
         s = torch.randint(0, 3, (Q, D), generator=g).to(torch.float64)
@@ -137,10 +139,16 @@ def test_ndcg_at_huge_scores():
 # the pairwise losses: naive loops, limiting cases, gradcheck
 # ------------------------------------------------------------------------------------------
 
-NAIVE = {pairwise_hinge_loss: naive.hinge_loop, ranknet_loss: naive.ranknet_loop, lambdarank_loss: naive.lambdarank_loop}
-OPTIONS = {pairwise_hinge_loss: ({}, {"margin": 0.0}, {"margin": 2.5}),
-           ranknet_loss: ({}, {"sigma": 0.3}, {"sigma": 3.0}),
-           lambdarank_loss: ({}, {"k": 1}, {"k": 3, "sigma": 2.0}, {"k": 100})}
+NAIVE = {
+    pairwise_hinge_loss: naive.hinge_loop,
+    ranknet_loss: naive.ranknet_loop,
+    lambdarank_loss: naive.lambdarank_loop,
+}
+OPTIONS = {
+    pairwise_hinge_loss: ({}, {"margin": 0.0}, {"margin": 2.5}),
+    ranknet_loss: ({}, {"sigma": 0.3}, {"sigma": 3.0}),
+    lambdarank_loss: ({}, {"k": 1}, {"k": 3, "sigma": 2.0}, {"k": 100}),
+}
 
 
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
@@ -165,7 +173,9 @@ def test_lambdarank_gradient_is_the_lambdas_with_constant_weights(ties):
         for opts in ({}, {"k": 2, "sigma": 1.7}):
             x = s.clone().requires_grad_(True)
             lambdarank_loss(x, r, mask=m, **opts).backward()
-            np.testing.assert_allclose(x.grad.numpy(), naive.lambdarank_grad_loop(s, r, mask=m, **opts), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(
+                x.grad.numpy(), naive.lambdarank_grad_loop(s, r, mask=m, **opts), rtol=1e-10, atol=1e-12
+            )
             assert (x.grad[~m] == 0).all()
 
 
@@ -180,7 +190,9 @@ def test_pairwise_limiting_cases():
     assert pairwise_hinge_loss(-s, r, margin=0.0).item() == pytest.approx((1.5 + 3 + 1.5) / 3)
     # RankNet at equal scores: log 2 per pair; for large sigma it is sigma times the margin-0 hinge
     assert ranknet_loss(torch.zeros(1, 3), r).item() == pytest.approx(math.log(2))
-    assert ranknet_loss(-s, r, sigma=200.0).item() / 200.0 == pytest.approx(pairwise_hinge_loss(-s, r, margin=0.0).item(), rel=1e-6)
+    assert ranknet_loss(-s, r, sigma=200.0).item() / 200.0 == pytest.approx(
+        pairwise_hinge_loss(-s, r, margin=0.0).item(), rel=1e-6
+    )
     # LambdaRank, one pair, both in the top k: |dNDCG| * RankNet
     s2, r2 = torch.tensor([[0.3, 0.1]]), torch.tensor([[0.0, 1.0]])
     delta = 1 * abs(1 / math.log2(2) - 1 / math.log2(3)) / 1.0
@@ -355,8 +367,12 @@ def _grade(namespace: dict, grade_id: str) -> dict[str, str]:
     return {r.id: r.message for r in judge_part("ranking_loss", grade_id, 1.0, calls, outcomes)}
 
 
-REFERENCE = {"ndcg_at_k": ndcg_at_k, "pairwise_hinge_loss": pairwise_hinge_loss, "ranknet_loss": ranknet_loss,
-             "lambdarank_loss": lambdarank_loss}
+REFERENCE = {
+    "ndcg_at_k": ndcg_at_k,
+    "pairwise_hinge_loss": pairwise_hinge_loss,
+    "ranknet_loss": ranknet_loss,
+    "lambdarank_loss": lambdarank_loss,
+}
 
 
 @pytest.mark.parametrize("fn", sorted(REFERENCE))
@@ -403,8 +419,10 @@ def test_every_ranking_wrong_answer_is_checked():
 
 
 def test_lambdarank_grad_through_weights_is_caught_by_the_gradient_not_the_value():
-    got = _grade({**REFERENCE, "lambdarank_loss": wrong_answers.lambdarank_loss_grad_through_weights},
-                 "ranking_loss-test-lambdarank_loss")
+    got = _grade(
+        {**REFERENCE, "lambdarank_loss": wrong_answers.lambdarank_loss_grad_through_weights},
+        "ranking_loss-test-lambdarank_loss",
+    )
     assert got["lambdarank_loss:random"] == "the autograd gradient is wrong on random queries"
 
 
@@ -420,7 +438,10 @@ def test_lambdarank_beats_mse_on_held_out_ndcg_for_every_seed(seed):
     for name, loss in (("lambdarank", lambdarank_loss), ("mse", mse_loss)):
         start = time.perf_counter()
         scores = train_linear_scorer(loss, train.X, train.relevance, train.mask, held_out.X, **cases.RECIPE)
-        got[name] = (ndcg_at_k(scores, held_out.relevance, 10, held_out.mask).mean().item(), time.perf_counter() - start)
+        got[name] = (
+            ndcg_at_k(scores, held_out.relevance, 10, held_out.mask).mean().item(),
+            time.perf_counter() - start,
+        )
     # measured: LambdaRank 0.852-0.871, MSE 0.812-0.834, a gap of 0.036-0.047 on every seed
     assert got["lambdarank"][0] > got["mse"][0] + 0.025, got
     assert got["lambdarank"][1] < 10, got  # a few seconds on a shared CPU
@@ -442,7 +463,10 @@ def test_hidden_training_part_passes_lambdarank_and_fails_mse():
         got = _grade({**REFERENCE, "lambdarank_loss": wrong_answers.lambdarank_loss_mse}, gid)
     finally:
         torch.set_num_threads(before)
-    assert got["training:ndcg"] == "trained with your loss, the scorer's held-out NDCG@10 is no better than with MSE on the grades"
+    assert (
+        got["training:ndcg"]
+        == "trained with your loss, the scorer's held-out NDCG@10 is no better than with MSE on the grades"
+    )
 
 
 def test_signatures_are_the_issues_in_reference_and_notebook():

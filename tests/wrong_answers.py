@@ -261,8 +261,19 @@ def ranknet_loss_no_sigma(scores, relevance, sigma=1.0, mask=None):
     return _mean(F.softplus(-_diff(scores)), _pair_mask(relevance, mask), scores)
 
 
-def _lambdarank(scores, relevance, k, sigma, mask, *, lower_index_first=True, truncate=True, detach=True,
-                mean_over="queries_with_pairs", ranks_with_padding=False):
+def _lambdarank(
+    scores,
+    relevance,
+    k,
+    sigma,
+    mask,
+    *,
+    lower_index_first=True,
+    truncate=True,
+    detach=True,
+    mean_over="queries_with_pairs",
+    ranks_with_padding=False,
+):
     m = _real(scores, mask)
     rel = torch.where(m, relevance.to(scores.dtype), torch.zeros_like(scores))
     pairs = _pair_mask(rel, m)
@@ -328,8 +339,14 @@ def lambdarank_loss_mse(scores, relevance, k=10, sigma=1.0, mask=None):
 
 
 EXERCISE_FUNCTIONS = (
-    "multilabel_loss", "predict_labels", "tune_thresholds", "train_fixed_tagger",
-    "ndcg_at_k", "pairwise_hinge_loss", "ranknet_loss", "lambdarank_loss",
+    "multilabel_loss",
+    "predict_labels",
+    "tune_thresholds",
+    "train_fixed_tagger",
+    "ndcg_at_k",
+    "pairwise_hinge_loss",
+    "ranknet_loss",
+    "lambdarank_loss",
 )
 
 

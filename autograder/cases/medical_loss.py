@@ -35,7 +35,9 @@ REFERENCE_RECALL, BCE_RECALL = 0.7556, 0.6889
 BAR = (REFERENCE_RECALL + BCE_RECALL) / 2
 
 
-def _batch(gen: torch.Generator, n: int, *, scale: float = 3.0, pos_rate: float = 0.3, dtype: torch.dtype = torch.float32):
+def _batch(
+    gen: torch.Generator, n: int, *, scale: float = 3.0, pos_rate: float = 0.3, dtype: torch.dtype = torch.float32
+):
     """Random logits, targets with both classes, severities in [1, 10] (also on negatives)."""
     logits = torch.randn(n, generator=gen, dtype=torch.float64) * scale
     targets = (torch.rand(n, generator=gen) < pos_rate).to(torch.float64)
@@ -126,7 +128,14 @@ GRAD_MISMATCH = "gradient does not match the loss"
 
 def _train_build(gen: torch.Generator) -> list[Call]:
     train, held_out = imbalanced_xrays(N_TRAIN, seed=TRAIN_SEED), imbalanced_xrays(N_EVAL, seed=EVAL_SEED)
-    return [Call("medical_loss", (train.target, train.severity), mode="fit_linear", extra={"X": train.X, "X_eval": held_out.X, **RECIPE})]
+    return [
+        Call(
+            "medical_loss",
+            (train.target, train.severity),
+            mode="fit_linear",
+            extra={"X": train.X, "X_eval": held_out.X, **RECIPE},
+        )
+    ]
 
 
 def severe_recall(scores: torch.Tensor, target: torch.Tensor, severity: torch.Tensor, fpr: float = FPR) -> float:
@@ -155,7 +164,9 @@ def training_bar() -> tuple[float, float, float]:
     """(reference recall, plain BCE recall, bar) recomputed; :data:`BAR` holds the measured bar."""
     held_out = imbalanced_xrays(N_EVAL, seed=EVAL_SEED)
     r_ref = severe_recall(_fit(ref.medical_loss), held_out.target, held_out.severity)
-    r_bce = severe_recall(_fit(lambda z, y, s: F.binary_cross_entropy_with_logits(z, y)), held_out.target, held_out.severity)
+    r_bce = severe_recall(
+        _fit(lambda z, y, s: F.binary_cross_entropy_with_logits(z, y)), held_out.target, held_out.severity
+    )
     return r_ref, r_bce, (r_ref + r_bce) / 2
 
 
@@ -166,7 +177,11 @@ def _train_judge(calls: list[Call], outcomes: list[Outcome]) -> str | None:
         return msg
     held_out = imbalanced_xrays(N_EVAL, seed=EVAL_SEED)
     scores = out.value
-    if not isinstance(scores, torch.Tensor) or scores.shape != held_out.target.shape or not bool(torch.isfinite(scores).all()):
+    if (
+        not isinstance(scores, torch.Tensor)
+        or scores.shape != held_out.target.shape
+        or not bool(torch.isfinite(scores).all())
+    ):
         return "the classifier trained with your loss gives no finite scores"
     if severe_recall(scores, held_out.target, held_out.severity) < BAR:
         return "trained with your loss, the classifier catches too few severe abnormal cases at a 10% false-positive rate (no better than plain BCE)"
@@ -176,34 +191,87 @@ def _train_judge(calls: list[Call], outcomes: list[Outcome]) -> str | None:
 PARTS: dict[str, list[Test]] = {
     "medical_loss-test-medical_loss": [
         Test("medical_loss:random", 2, _basic("medical_loss"), _value(ref.medical_loss, "on random inputs")),
-        Test("medical_loss:options", 1, _options("medical_loss"), _value(ref.medical_loss, "for other fn_cost and alpha")),
-        Test("medical_loss:severity_ignored", 1, _severity_ignored("medical_loss"),
-             _value(ref.medical_loss, "when severity holds junk where targets are 0")),
-        Test("medical_loss:one_class", 1, _one_class("medical_loss"), _value(ref.medical_loss, "when all targets are equal")),
+        Test(
+            "medical_loss:options", 1, _options("medical_loss"), _value(ref.medical_loss, "for other fn_cost and alpha")
+        ),
+        Test(
+            "medical_loss:severity_ignored",
+            1,
+            _severity_ignored("medical_loss"),
+            _value(ref.medical_loss, "when severity holds junk where targets are 0"),
+        ),
+        Test(
+            "medical_loss:one_class",
+            1,
+            _one_class("medical_loss"),
+            _value(ref.medical_loss, "when all targets are equal"),
+        ),
         Test("medical_loss:large_logits", 2, _large("medical_loss"), _value(ref.medical_loss, LARGE)),
-        Test("medical_loss:autograd", 1, _large("medical_loss", "value_grad"),
-             _value(ref.medical_loss, LARGE, check_grad=True, grad_reference=ref.medical_loss_grad)),
-        Test("medical_loss:device", 1, _accelerator("medical_loss", "value_grad"),
-             _value(ref.medical_loss, "on the GPU (inputs on the grading machine's accelerator)", check_grad=True,
-                    grad_reference=ref.medical_loss_grad)),
+        Test(
+            "medical_loss:autograd",
+            1,
+            _large("medical_loss", "value_grad"),
+            _value(ref.medical_loss, LARGE, check_grad=True, grad_reference=ref.medical_loss_grad),
+        ),
+        Test(
+            "medical_loss:device",
+            1,
+            _accelerator("medical_loss", "value_grad"),
+            _value(
+                ref.medical_loss,
+                "on the GPU (inputs on the grading machine's accelerator)",
+                check_grad=True,
+                grad_reference=ref.medical_loss_grad,
+            ),
+        ),
     ],
     "medical_loss-test-medical_loss_grad": [
-        Test("medical_loss_grad:random", 2, _basic("medical_loss_grad"),
-             _value(ref.medical_loss_grad, "on random inputs", "(N,)", GRAD_MISMATCH)),
-        Test("medical_loss_grad:options", 1, _options("medical_loss_grad"),
-             _value(ref.medical_loss_grad, "for other fn_cost and alpha", "(N,)", GRAD_MISMATCH)),
-        Test("medical_loss_grad:large_logits", 1, _large("medical_loss_grad"),
-             _value(ref.medical_loss_grad, LARGE, "(N,)", GRAD_MISMATCH)),
-        Test("medical_loss_grad:device", 1, _accelerator("medical_loss_grad"),
-             _value(ref.medical_loss_grad, "on the GPU (inputs on the grading machine's accelerator)", "(N,)", GRAD_MISMATCH)),
+        Test(
+            "medical_loss_grad:random",
+            2,
+            _basic("medical_loss_grad"),
+            _value(ref.medical_loss_grad, "on random inputs", "(N,)", GRAD_MISMATCH),
+        ),
+        Test(
+            "medical_loss_grad:options",
+            1,
+            _options("medical_loss_grad"),
+            _value(ref.medical_loss_grad, "for other fn_cost and alpha", "(N,)", GRAD_MISMATCH),
+        ),
+        Test(
+            "medical_loss_grad:large_logits",
+            1,
+            _large("medical_loss_grad"),
+            _value(ref.medical_loss_grad, LARGE, "(N,)", GRAD_MISMATCH),
+        ),
+        Test(
+            "medical_loss_grad:device",
+            1,
+            _accelerator("medical_loss_grad"),
+            _value(
+                ref.medical_loss_grad, "on the GPU (inputs on the grading machine's accelerator)", "(N,)", GRAD_MISMATCH
+            ),
+        ),
     ],
     "medical_loss-test-calibrated_probability": [
-        Test("calibrated_probability:random", 2, _calibrated("random"),
-             _value(ref.calibrated_probability, "on random logits", "(N,)")),
-        Test("calibrated_probability:pos_weight_one", 1, _calibrated("one"),
-             _value(ref.calibrated_probability, "when pos_weight is 1 (nothing to undo)", "(N,)")),
-        Test("calibrated_probability:large_logits", 1, _calibrated("large"),
-             _value(ref.calibrated_probability, LARGE, "(N,)")),
+        Test(
+            "calibrated_probability:random",
+            2,
+            _calibrated("random"),
+            _value(ref.calibrated_probability, "on random logits", "(N,)"),
+        ),
+        Test(
+            "calibrated_probability:pos_weight_one",
+            1,
+            _calibrated("one"),
+            _value(ref.calibrated_probability, "when pos_weight is 1 (nothing to undo)", "(N,)"),
+        ),
+        Test(
+            "calibrated_probability:large_logits",
+            1,
+            _calibrated("large"),
+            _value(ref.calibrated_probability, LARGE, "(N,)"),
+        ),
     ],
     "medical_loss-test-training": [
         Test("training:severe_recall", 1, _train_build, _train_judge),

@@ -51,7 +51,10 @@ def _reference_grad(fn):
     def grad(*args, **kwargs):
         x = args[0].detach().to(torch.float64).requires_grad_(True)
         cast = [a.to(torch.float64) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args[1:]]
-        kw = {k: v.to(torch.float64) if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in kwargs.items()}
+        kw = {
+            k: v.to(torch.float64) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for k, v in kwargs.items()
+        }
         (g,) = torch.autograd.grad(fn(x, *cast, **kw), x)
         return g
 
@@ -86,8 +89,9 @@ LOSS_GRAD = _reference_grad(ref.multilabel_loss)
 
 
 def _loss_judge(where: str):
-    return judge_against(ref.multilabel_loss, where=where, shape="scalar", check_grad=True, grad_reference=LOSS_GRAD,
-                         grad_shape="(N, C)")
+    return judge_against(
+        ref.multilabel_loss, where=where, shape="scalar", check_grad=True, grad_reference=LOSS_GRAD, grad_shape="(N, C)"
+    )
 
 
 # ---------------------------------------------------------------- predict_labels
@@ -120,8 +124,14 @@ def _predict_judge(where: str):
             msg = error_message(out, where)
             if msg:
                 return msg
-            msg = compare(out.value, ref.predict_labels(*call.args, **call.kwargs), where=where, shape="(N, C)",
-                          mismatch="wrong tags", bool_output=True)
+            msg = compare(
+                out.value,
+                ref.predict_labels(*call.args, **call.kwargs),
+                where=where,
+                shape="(N, C)",
+                mismatch="wrong tags",
+                bool_output=True,
+            )
             if msg:
                 return msg
         return None
@@ -164,7 +174,9 @@ def _tune_calls(kind: str):
 
 
 def _tune_judge(where: str):
-    return judge_against(ref.tune_thresholds, where=where, shape="(C,)", rtol=0, atol=1e-6, mismatch="picks the wrong thresholds")
+    return judge_against(
+        ref.tune_thresholds, where=where, shape="(C,)", rtol=0, atol=1e-6, mismatch="picks the wrong thresholds"
+    )
 
 
 # ---------------------------------------------------------------- train_fixed_tagger
@@ -195,8 +207,12 @@ def training_bars() -> dict[str, float]:
     f1_top1, _ = tag_metrics(ref.predict_top1(buggy), held_out.Y)
     f1_sig, tags_sig = tag_metrics(ref.predict_labels(buggy), held_out.Y)
     return {
-        "f1_reference": f1_ref, "tags_reference": tags_ref, "tags_true": float(held_out.Y.sum(1).double().mean()),
-        "f1_buggy_top1": f1_top1, "f1_buggy_sigmoid": f1_sig, "tags_buggy_sigmoid": tags_sig,
+        "f1_reference": f1_ref,
+        "tags_reference": tags_ref,
+        "tags_true": float(held_out.Y.sum(1).double().mean()),
+        "f1_buggy_top1": f1_top1,
+        "f1_buggy_sigmoid": f1_sig,
+        "tags_buggy_sigmoid": tags_sig,
         "f1_bar": (f1_ref + max(f1_top1, f1_sig)) / 2,
     }
 
@@ -223,8 +239,10 @@ def _judge_f1(calls: list[Call], outcomes: list[Outcome]) -> str | None:
     _, held_out = _data()
     f1, _ = tag_metrics(torch.sigmoid(z) >= 0.5, held_out.Y)
     if f1 < training_bars()["f1_bar"]:
-        return ("on held-out examples, the tags read from your model's logits with the default threshold have a "
-                "micro-F1 no better than the softmax tagger's")
+        return (
+            "on held-out examples, the tags read from your model's logits with the default threshold have a "
+            "micro-F1 no better than the softmax tagger's"
+        )
     return None
 
 
@@ -253,15 +271,31 @@ PARTS: dict[str, list[Test]] = {
     "multilabel_fix-test-predict_labels": [
         Test("predict_labels:default", 1, _predict_calls("default"), _predict_judge("with the default threshold")),
         Test("predict_labels:float_threshold", 1, _predict_calls("float"), _predict_judge("with another threshold")),
-        Test("predict_labels:tensor_threshold", 2, _predict_calls("tensor"), _predict_judge("with one threshold per label")),
-        Test("predict_labels:at_threshold", 1, _predict_calls("at_threshold"),
-             _predict_judge("when a probability equals the threshold or |logits| is large")),
+        Test(
+            "predict_labels:tensor_threshold",
+            2,
+            _predict_calls("tensor"),
+            _predict_judge("with one threshold per label"),
+        ),
+        Test(
+            "predict_labels:at_threshold",
+            1,
+            _predict_calls("at_threshold"),
+            _predict_judge("when a probability equals the threshold or |logits| is large"),
+        ),
     ],
     "multilabel_fix-test-tune_thresholds": [
         Test("tune_thresholds:default", 2, _tune_calls("default"), _tune_judge("with the default candidates")),
-        Test("tune_thresholds:candidates", 1, _tune_calls("candidates"), _tune_judge("with given candidates (unsorted)")),
+        Test(
+            "tune_thresholds:candidates", 1, _tune_calls("candidates"), _tune_judge("with given candidates (unsorted)")
+        ),
         Test("tune_thresholds:ties", 2, _tune_calls("ties"), _tune_judge("when several candidates give the same F1")),
-        Test("tune_thresholds:undefined_f1", 1, _tune_calls("undefined"), _tune_judge("when a label has no positive example")),
+        Test(
+            "tune_thresholds:undefined_f1",
+            1,
+            _tune_calls("undefined"),
+            _tune_judge("when a label has no positive example"),
+        ),
     ],
     "multilabel_fix-test-train_fixed_tagger": [
         Test("train_fixed_tagger:f1", 2, _train_build, _judge_f1),

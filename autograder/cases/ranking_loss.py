@@ -29,8 +29,15 @@ N_TRAIN, N_EVAL = 200, 1000
 RECIPE = {"epochs": 150, "lr": 0.05, "seed": 0}
 
 
-def _batch(gen: torch.Generator, *, dtype: torch.dtype = torch.float32, scale: float = 2.0, grades: int = 4,
-           ties: bool = False, padded: bool = True):
+def _batch(
+    gen: torch.Generator,
+    *,
+    dtype: torch.dtype = torch.float32,
+    scale: float = 2.0,
+    grades: int = 4,
+    ties: bool = False,
+    padded: bool = True,
+):
     """Scores, grades and a mask (Q, D); every query has at least one real document; padded
     slots hold junk that would change the result if used."""
     Q = int(torch.randint(2, 7, (1,), generator=gen))
@@ -116,13 +123,22 @@ def _judge(fn: str, where: str, shape: str = "scalar"):
     reference = getattr(ref, fn)
     if fn == "ndcg_at_k":
         return judge_against(reference, where=where, shape=shape)
-    return judge_against(reference, where=where, shape=shape, check_grad=True, grad_reference=_reference_grad(reference),
-                         grad_shape="(Q, D)")
+    return judge_against(
+        reference,
+        where=where,
+        shape=shape,
+        check_grad=True,
+        grad_reference=_reference_grad(reference),
+        grad_shape="(Q, D)",
+    )
 
 
 def _tests(fn: str, specs: list[tuple[str, float, str, list[dict], str]]) -> list[Test]:
     shape = "(Q,)" if fn == "ndcg_at_k" else "scalar"
-    return [Test(f"{fn}:{short}", w, _calls(fn, kind, opts), _judge(fn, where, shape)) for short, w, kind, opts, where in specs]
+    return [
+        Test(f"{fn}:{short}", w, _calls(fn, kind, opts), _judge(fn, where, shape))
+        for short, w, kind, opts, where in specs
+    ]
 
 
 # ---------------------------------------------------------------- training
@@ -134,8 +150,15 @@ def _data():
 
 def _train_build(gen: torch.Generator) -> list[Call]:
     train, held_out = _data()
-    return [Call("lambdarank_loss", (train.relevance,), {"mask": train.mask}, mode="fit_linear",
-                 extra={"X": train.X, "X_eval": held_out.X, **RECIPE})]
+    return [
+        Call(
+            "lambdarank_loss",
+            (train.relevance,),
+            {"mask": train.mask},
+            mode="fit_linear",
+            extra={"X": train.X, "X_eval": held_out.X, **RECIPE},
+        )
+    ]
 
 
 def held_out_ndcg(scores: torch.Tensor) -> float:
@@ -162,7 +185,11 @@ def _train_judge(calls: list[Call], outcomes: list[Outcome]) -> str | None:
         return msg
     _, held_out = _data()
     scores = out.value
-    if not isinstance(scores, torch.Tensor) or scores.shape != held_out.relevance.shape or not bool(torch.isfinite(scores).all()):
+    if (
+        not isinstance(scores, torch.Tensor)
+        or scores.shape != held_out.relevance.shape
+        or not bool(torch.isfinite(scores).all())
+    ):
         return "the scorer trained with your loss gives no finite scores"
     if held_out_ndcg(scores) < training_bar()[2]:
         return "trained with your loss, the scorer's held-out NDCG@10 is no better than with MSE on the grades"
@@ -173,38 +200,50 @@ PADDING = "when padded slots hold other values"
 LARGE = "when |scores| are large"
 
 PARTS: dict[str, list[Test]] = {
-    "ranking_loss-test-ndcg_at_k": _tests("ndcg_at_k", [
-        ("random", 2, "random", [{"k": 3}, {"k": 5}, {}], "on random queries"),
-        ("no_mask", 1, "no_padding", [{"k": 4}, {}, {"k": 1}], "without a mask"),
-        ("ties", 2, "ties", [{"k": 3}, {"k": 2}, {}], "when scores tie"),
-        ("padding", 1, "random", [{}, {"k": 4}], PADDING),
-        ("k_larger_than_D", 1, "random", [{"k": 50}], "when k is larger than the number of documents"),
-        ("no_relevant", 1, "no_relevant", [{"k": 3}, {}], "for a query with no relevant document"),
-    ]),
-    "ranking_loss-test-pairwise_hinge_loss": _tests("pairwise_hinge_loss", [
-        ("random", 2, "random", [{}, {"margin": 0.5}], "on random queries"),
-        ("no_mask", 1, "no_padding", [{}, {"margin": 2.0}], "without a mask"),
-        ("margin", 1, "random", [{"margin": 0.0}, {"margin": 3.0}], "for other margins"),
-        ("equal_grades", 1, "equal_grades", [{}, {"margin": 0.5}], "when many documents share a grade"),
-        ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
-        ("large_scores", 2, "large", [{}], LARGE),
-    ]),
-    "ranking_loss-test-ranknet_loss": _tests("ranknet_loss", [
-        ("random", 2, "random", [{}, {"sigma": 0.5}], "on random queries"),
-        ("no_mask", 1, "no_padding", [{}], "without a mask"),
-        ("sigma", 1, "random", [{"sigma": 2.0}, {"sigma": 0.3}], "for other sigma"),
-        ("no_pairs", 2, "no_pairs", [{}], "when there is no pair"),
-        ("large_scores", 2, "large", [{}, {"sigma": 2.0}], LARGE),
-    ]),
-    "ranking_loss-test-lambdarank_loss": _tests("lambdarank_loss", [
-        ("random", 2, "random", [{}, {"k": 3}], "on random queries"),
-        ("no_mask", 1, "no_padding", [{"k": 3}, {}], "without a mask"),
-        ("ties", 2, "ties", [{"k": 2}, {}], "when scores tie"),
-        ("cutoff", 1, "random", [{"k": 1}, {"k": 2, "sigma": 2.0}], "for a small k"),
-        ("normalisation", 1, "some_without_pairs", [{}], "when some queries have no pair"),
-        ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
-        ("large_scores", 2, "large", [{}, {"k": 3}], LARGE),
-    ]),
+    "ranking_loss-test-ndcg_at_k": _tests(
+        "ndcg_at_k",
+        [
+            ("random", 2, "random", [{"k": 3}, {"k": 5}, {}], "on random queries"),
+            ("no_mask", 1, "no_padding", [{"k": 4}, {}, {"k": 1}], "without a mask"),
+            ("ties", 2, "ties", [{"k": 3}, {"k": 2}, {}], "when scores tie"),
+            ("padding", 1, "random", [{}, {"k": 4}], PADDING),
+            ("k_larger_than_D", 1, "random", [{"k": 50}], "when k is larger than the number of documents"),
+            ("no_relevant", 1, "no_relevant", [{"k": 3}, {}], "for a query with no relevant document"),
+        ],
+    ),
+    "ranking_loss-test-pairwise_hinge_loss": _tests(
+        "pairwise_hinge_loss",
+        [
+            ("random", 2, "random", [{}, {"margin": 0.5}], "on random queries"),
+            ("no_mask", 1, "no_padding", [{}, {"margin": 2.0}], "without a mask"),
+            ("margin", 1, "random", [{"margin": 0.0}, {"margin": 3.0}], "for other margins"),
+            ("equal_grades", 1, "equal_grades", [{}, {"margin": 0.5}], "when many documents share a grade"),
+            ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
+            ("large_scores", 2, "large", [{}], LARGE),
+        ],
+    ),
+    "ranking_loss-test-ranknet_loss": _tests(
+        "ranknet_loss",
+        [
+            ("random", 2, "random", [{}, {"sigma": 0.5}], "on random queries"),
+            ("no_mask", 1, "no_padding", [{}], "without a mask"),
+            ("sigma", 1, "random", [{"sigma": 2.0}, {"sigma": 0.3}], "for other sigma"),
+            ("no_pairs", 2, "no_pairs", [{}], "when there is no pair"),
+            ("large_scores", 2, "large", [{}, {"sigma": 2.0}], LARGE),
+        ],
+    ),
+    "ranking_loss-test-lambdarank_loss": _tests(
+        "lambdarank_loss",
+        [
+            ("random", 2, "random", [{}, {"k": 3}], "on random queries"),
+            ("no_mask", 1, "no_padding", [{"k": 3}, {}], "without a mask"),
+            ("ties", 2, "ties", [{"k": 2}, {}], "when scores tie"),
+            ("cutoff", 1, "random", [{"k": 1}, {"k": 2, "sigma": 2.0}], "for a small k"),
+            ("normalisation", 1, "some_without_pairs", [{}], "when some queries have no pair"),
+            ("no_pairs", 1, "no_pairs", [{}], "when there is no pair"),
+            ("large_scores", 2, "large", [{}, {"k": 3}], LARGE),
+        ],
+    ),
     "ranking_loss-test-training": [
         Test("training:ndcg", 1, _train_build, _train_judge),
     ],

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 __all__ = ["medical_weights", "medical_loss", "medical_loss_grad", "calibrated_probability"]
 
 
-def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, severity: torch.Tensor, fn_cost: float, alpha: float) -> None:
+def _check_inputs(
+    logits: torch.Tensor, targets: torch.Tensor, severity: torch.Tensor, fn_cost: float, alpha: float
+) -> None:
     for name, t in (("logits", logits), ("targets", targets), ("severity", severity)):
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"Expected {name} to be a torch.Tensor, got {type(t).__name__}")
@@ -35,7 +37,9 @@ def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, severity: torch.T
         raise ValueError(f"Expected alpha >= 0, got {alpha}")
 
 
-def medical_weights(targets: torch.Tensor, severity: torch.Tensor, fn_cost: float = 20.0, alpha: float = 1.0) -> torch.Tensor:
+def medical_weights(
+    targets: torch.Tensor, severity: torch.Tensor, fn_cost: float = 20.0, alpha: float = 1.0
+) -> torch.Tensor:
     """Per-example weights: ``fn_cost * (1 + alpha * severity / 10)`` where targets is 1, else 1.
 
     Shape:

@@ -53,7 +53,9 @@ def _check_targets(targets: object, shape: torch.Size) -> torch.Tensor:
     return targets
 
 
-def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+def multilabel_loss(
+    logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Binary cross-entropy on logits, averaged over all ``N * C`` entries.
 
     With ``w_c`` the weight of label ``c`` (1 without ``pos_weight``), each entry contributes
@@ -72,7 +74,9 @@ def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: tor
         w = torch.ones((), dtype=logits.dtype, device=logits.device)
     else:
         if not isinstance(pos_weight, torch.Tensor):
-            raise ValueError(f"Expected pos_weight to be a torch.Tensor of shape (C,) or None, got {type(pos_weight).__name__}")
+            raise ValueError(
+                f"Expected pos_weight to be a torch.Tensor of shape (C,) or None, got {type(pos_weight).__name__}"
+            )
         if pos_weight.shape != (logits.shape[1],):
             raise ValueError(f"Expected pos_weight of shape ({logits.shape[1]},), got {tuple(pos_weight.shape)}")
         if not bool((torch.isfinite(pos_weight) & (pos_weight >= 0)).all()):
@@ -87,7 +91,9 @@ def _threshold_tensor(threshold: float | torch.Tensor, n_labels: int, like: torc
         raise ValueError(f"Expected threshold to be a float or a tensor of shape (C,), got {type(threshold).__name__}")
     t = torch.as_tensor(threshold, dtype=like.dtype, device=like.device)
     if t.dim() != 0 and t.shape != (n_labels,):
-        raise ValueError(f"Expected threshold to be a float or a tensor of shape ({n_labels},), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"Expected threshold to be a float or a tensor of shape ({n_labels},), got shape {tuple(t.shape)}"
+        )
     if not bool(((t >= 0) & (t <= 1)).all()):
         raise ValueError("Expected threshold in [0, 1], got values outside")
     return t
@@ -117,7 +123,9 @@ def _candidates(candidates: Sequence[float] | torch.Tensor | None, like: torch.T
         try:
             values = [float(v) for v in candidates]
         except (TypeError, ValueError) as e:
-            raise ValueError(f"Expected candidates to be a 1-D tensor or a sequence of numbers, got {candidates!r}") from e
+            raise ValueError(
+                f"Expected candidates to be a 1-D tensor or a sequence of numbers, got {candidates!r}"
+            ) from e
         c = torch.tensor(values, dtype=like.dtype, device=like.device)
     if c.dim() != 1 or c.numel() == 0:
         raise ValueError(f"Expected candidates of shape (K,) with K >= 1, got {tuple(c.shape)}")
@@ -169,7 +177,9 @@ def micro_f1(pred: torch.Tensor, targets: torch.Tensor) -> float:
         pred: ``(N, C)`` bool; targets: ``(N, C)`` in {0, 1}.
     """
     if pred.shape != targets.shape:
-        raise ValueError(f"Expected pred and targets of the same shape, got {tuple(pred.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"Expected pred and targets of the same shape, got {tuple(pred.shape)} and {tuple(targets.shape)}"
+        )
     return float(_f1_counts(pred.bool().flatten(), targets.bool().flatten().to(pred.device), dim=0))
 
 
@@ -249,4 +259,3 @@ def predict_top1(logits: torch.Tensor) -> torch.Tensor:
     """
     _check_matrix("logits", logits)
     return F.one_hot(logits.argmax(1), logits.shape[1]).bool()
-

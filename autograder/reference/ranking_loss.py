@@ -91,7 +91,9 @@ def ranks(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return r.scatter_(1, order, positions)
 
 
-def _gains_discounts(s: torch.Tensor, r: torch.Tensor, m: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _gains_discounts(
+    s: torch.Tensor, r: torch.Tensor, m: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gains ``2^rel - 1`` (0 on padding), discounts ``1/log2(1 + rank)`` (0 beyond k and on
     padding) and IDCG@k, all detached, in scores' dtype."""
     gain = torch.where(m, torch.exp2(r) - 1, torch.zeros_like(r)).detach()
@@ -104,7 +106,9 @@ def _gains_discounts(s: torch.Tensor, r: torch.Tensor, m: torch.Tensor, k: int) 
     return gain, disc, idcg
 
 
-def ndcg_at_k(scores: torch.Tensor, relevance: torch.Tensor, k: int = 10, mask: torch.Tensor | None = None) -> torch.Tensor:
+def ndcg_at_k(
+    scores: torch.Tensor, relevance: torch.Tensor, k: int = 10, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """NDCG@k of each query: ``DCG@k / IDCG@k``, 0 where IDCG@k is 0 (no relevant document).
 
     ``DCG@k = sum over the top k real documents of (2^rel - 1) / log2(1 + rank)``; IDCG@k is
@@ -189,7 +193,9 @@ def lambdarank_loss(
     if not bool(has_pair.any()):
         return (s * 0).sum()
     delta = (gain.unsqueeze(2) - gain.unsqueeze(1)).abs() * (disc.unsqueeze(2) - disc.unsqueeze(1)).abs()
-    weight = torch.where(pairs, delta / idcg.clamp(min=torch.finfo(s.dtype).tiny).view(-1, 1, 1), torch.zeros_like(delta))
+    weight = torch.where(
+        pairs, delta / idcg.clamp(min=torch.finfo(s.dtype).tiny).view(-1, 1, 1), torch.zeros_like(delta)
+    )
     per_pair = torch.where(pairs, weight.detach() * F.softplus(-sigma * _diff(s)), torch.zeros_like(delta))
     per_query = per_pair.sum((1, 2))
     return per_query[has_pair].mean()

@@ -23,9 +23,7 @@ def _default_mode(app: Sphinx, config: Config) -> None:
     config.html_context.setdefault("default_mode", "light")
 
 
-def _unique_scripts(
-    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
-) -> None:
+def _unique_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     scripts = context.get("script_files")
     if not scripts:
         return

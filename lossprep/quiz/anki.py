@@ -25,7 +25,17 @@ from lossprep.quiz.numeric import draw
 from lossprep.quiz.render import to_anki
 from lossprep.quiz.scheduler import fsrs_id
 
-__all__ = ["DECK_ID", "BASIC_MODEL_ID", "CLOZE_MODEL_ID", "note_id", "note_guid", "note_fields", "build_package", "export", "run_export"]
+__all__ = [
+    "DECK_ID",
+    "BASIC_MODEL_ID",
+    "CLOZE_MODEL_ID",
+    "note_id",
+    "note_guid",
+    "note_fields",
+    "build_package",
+    "export",
+    "run_export",
+]
 
 DECK_ID = 1_764_000_000_001
 BASIC_MODEL_ID = 1_764_000_000_101
@@ -51,15 +61,25 @@ def note_fields(card: Card) -> list[str]:
         return [to_anki(card.front), to_anki(card.back), where]
     if card.kind == "mcq":
         letters = "abcdef"
-        front = to_anki(card.front) + "<br>" + "<br>".join(f"{letters[i]}) {to_anki(c)}" for i, c in enumerate(card.choices))
+        front = (
+            to_anki(card.front)
+            + "<br>"
+            + "<br>".join(f"{letters[i]}) {to_anki(c)}" for i, c in enumerate(card.choices))
+        )
         assert card.answer is not None
-        back = f"{letters[card.answer]}) {to_anki(card.choices[card.answer])}" + (f"<br><br>{to_anki(card.back)}" if card.back else "")
+        back = f"{letters[card.answer]}) {to_anki(card.choices[card.answer])}" + (
+            f"<br><br>{to_anki(card.back)}" if card.back else ""
+        )
         return [front, back, where]
     if card.kind == "numeric":
         assert card.generator is not None
         inst = draw(card.generator, random.Random(card.id))
         front = to_anki(card.front.format_map(inst.params))
-        back = f"{inst.answer:.4g}" + (f" &nbsp;({html.escape(inst.steps)})" if inst.steps else "") + (f"<br><br>{to_anki(card.back)}" if card.back else "")
+        back = (
+            f"{inst.answer:.4g}"
+            + (f" &nbsp;({html.escape(inst.steps)})" if inst.steps else "")
+            + (f"<br><br>{to_anki(card.back)}" if card.back else "")
+        )
         return [front, back, where]
     return [to_anki(card.front), to_anki(card.back), where]
 
@@ -68,18 +88,31 @@ def _models() -> tuple[Any, Any]:
     import genanki
 
     basic = genanki.Model(
-        BASIC_MODEL_ID, "lossprep basic",
+        BASIC_MODEL_ID,
+        "lossprep basic",
         fields=[{"name": "Front"}, {"name": "Back"}, {"name": "Section"}],
-        templates=[{"name": "Card 1", "qfmt": "{{Front}}",
-                    "afmt": '{{FrontSide}}<hr id="answer">{{Back}}<div class="where">{{Section}}</div>'}],
+        templates=[
+            {
+                "name": "Card 1",
+                "qfmt": "{{Front}}",
+                "afmt": '{{FrontSide}}<hr id="answer">{{Back}}<div class="where">{{Section}}</div>',
+            }
+        ],
         css=_CSS,
     )
     cloze = genanki.Model(
-        CLOZE_MODEL_ID, "lossprep cloze",
+        CLOZE_MODEL_ID,
+        "lossprep cloze",
         fields=[{"name": "Text"}, {"name": "Back Extra"}, {"name": "Section"}],
-        templates=[{"name": "Cloze", "qfmt": "{{cloze:Text}}",
-                    "afmt": '{{cloze:Text}}<br>{{Back Extra}}<div class="where">{{Section}}</div>'}],
-        css=_CSS, model_type=genanki.Model.CLOZE,
+        templates=[
+            {
+                "name": "Cloze",
+                "qfmt": "{{cloze:Text}}",
+                "afmt": '{{cloze:Text}}<br>{{Back Extra}}<div class="where">{{Section}}</div>',
+            }
+        ],
+        css=_CSS,
+        model_type=genanki.Model.CLOZE,
     )
     return basic, cloze
 
@@ -109,7 +142,16 @@ def build_package(cards: Iterable[Card]) -> Any:
     for card in cards:
         model = cloze if card.kind == "cloze" else basic
         tags = [f"lossprep::{card.chapter}", f"kind::{card.kind}"] + [t.replace(" ", "_") for t in card.tags]
-        deck.add_note(_StableNote(note_id(card.id), model=model, fields=note_fields(card), guid=note_guid(card.id), tags=tags, sort_field=card.id))
+        deck.add_note(
+            _StableNote(
+                note_id(card.id),
+                model=model,
+                fields=note_fields(card),
+                guid=note_guid(card.id),
+                tags=tags,
+                sort_field=card.id,
+            )
+        )
     return genanki.Package(deck)
 
 

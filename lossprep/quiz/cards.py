@@ -37,8 +37,17 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 __all__ = [
-    "KINDS", "Card", "CardDict", "CardError", "Bank", "default_cards_dir", "load_file",
-    "load_bank", "card_from_dict", "cloze_blanks", "cloze_answers",
+    "KINDS",
+    "Card",
+    "CardDict",
+    "CardError",
+    "Bank",
+    "default_cards_dir",
+    "load_file",
+    "load_bank",
+    "card_from_dict",
+    "cloze_blanks",
+    "cloze_answers",
 ]
 
 Kind = Literal["recall", "mcq", "numeric", "cloze"]
@@ -105,7 +114,13 @@ class Card:
 
     def to_dict(self) -> CardDict:
         """The serialized form; :func:`card_from_dict` reads it back."""
-        d: CardDict = {"id": self.id, "chapter": self.chapter, "kind": self.kind, "section": self.section, "front": self.front}
+        d: CardDict = {
+            "id": self.id,
+            "chapter": self.chapter,
+            "kind": self.kind,
+            "section": self.section,
+            "front": self.front,
+        }
         if self.back:
             d["back"] = self.back
         if self.tags:
@@ -188,7 +203,11 @@ def card_from_dict(d: Mapping[str, Any], *, chapter: str, where: str) -> Card:
     raw_id = d.get("id")
     cid = raw_id if isinstance(raw_id, str) else None
     if cid is None or not ID_RE.match(cid):
-        raise _fail(where, str(raw_id) if raw_id is not None else None, "field 'id' must be lowercase words joined by '-', e.g. 'regression-huber-limits'")
+        raise _fail(
+            where,
+            str(raw_id) if raw_id is not None else None,
+            "field 'id' must be lowercase words joined by '-', e.g. 'regression-huber-limits'",
+        )
     kind = d.get("kind")
     if kind not in KINDS:
         raise _fail(where, cid, f"field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -218,7 +237,9 @@ def card_from_dict(d: Mapping[str, Any], *, chapter: str, where: str) -> Card:
         choices = tuple(c.strip() for c in ch)
         a = d.get("answer")
         if not isinstance(a, int) or isinstance(a, bool) or not 0 <= a < len(choices):
-            raise _fail(where, cid, f"field 'answer' must be the index (0 to {len(choices) - 1}) of the right choice, got {a!r}")
+            raise _fail(
+                where, cid, f"field 'answer' must be the index (0 to {len(choices) - 1}) of the right choice, got {a!r}"
+            )
         answer = a
     elif kind == "numeric":
         from lossprep.quiz.numeric import GENERATORS
@@ -239,12 +260,26 @@ def card_from_dict(d: Mapping[str, Any], *, chapter: str, where: str) -> Card:
             raise _fail(where, cid, f"field 'front' is not a valid template: {exc}") from None
         missing = names - set(params)
         if missing:
-            raise _fail(where, cid, f"field 'front' uses {', '.join(sorted(missing))}, which generator {gen!r} does not draw (it draws {', '.join(sorted(params))})")
-    elif kind == "cloze":
-        if not cloze_answers(front):
-            raise _fail(where, cid, "a cloze card needs at least one {{c1::...}} in 'front'")
-    return Card(id=cid, chapter=chapter, kind=kind, section=section, front=front, back=back,
-                tags=tuple(tags), choices=choices, answer=answer, generator=gen, tolerance=tol)
+            raise _fail(
+                where,
+                cid,
+                f"field 'front' uses {', '.join(sorted(missing))}, which generator {gen!r} does not draw (it draws {', '.join(sorted(params))})",
+            )
+    elif kind == "cloze" and not cloze_answers(front):
+        raise _fail(where, cid, "a cloze card needs at least one {{c1::...}} in 'front'")
+    return Card(
+        id=cid,
+        chapter=chapter,
+        kind=kind,
+        section=section,
+        front=front,
+        back=back,
+        tags=tuple(tags),
+        choices=choices,
+        answer=answer,
+        generator=gen,
+        tolerance=tol,
+    )
 
 
 def _yaml_load(path: Path) -> Any:
@@ -298,11 +333,13 @@ def load_bank(directory: Path | None = None, *, chapters: Iterable[str] | None =
         wanted = list(dict.fromkeys(chapters))
         unknown = [c for c in wanted if c not in files]
         if unknown:
-            raise CardError(f"{directory}: no card file for chapter(s) {', '.join(unknown)}; known: {', '.join(files) or 'none'}")
+            raise CardError(
+                f"{directory}: no card file for chapter(s) {', '.join(unknown)}; known: {', '.join(files) or 'none'}"
+            )
         files = {c: files[c] for c in wanted}
     cards: list[Card] = []
     owner: dict[str, Path] = {}
-    for name, path in files.items():
+    for _name, path in files.items():
         for c in load_file(path):
             if c.id in owner:
                 raise _fail(str(path), c.id, f"duplicate id (also in {owner[c.id]})")

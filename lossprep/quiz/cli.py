@@ -22,29 +22,59 @@ __all__ = ["add_arguments", "run"]
 def _common(p: argparse.ArgumentParser, *, sub: bool) -> None:
     """Options shared by the session and every subcommand (accepted before or after it)."""
     d = {"default": argparse.SUPPRESS} if sub else {}
-    p.add_argument("--db", metavar="PATH", help="quiz database (default: $LOSSPREP_QUIZ_DB, else quiz.sqlite3 in the user data directory)", **d)
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="quiz database (default: $LOSSPREP_QUIZ_DB, else quiz.sqlite3 in the user data directory)",
+        **d,
+    )
     p.add_argument("--chapter", metavar="NAME", action="append", help="only this chapter's cards (repeatable)", **d)
     p.add_argument("--cards", metavar="DIR", help="card bank folder (default: $LOSSPREP_CARDS, else book/cards)", **d)
-    p.add_argument("--now", metavar="ISO", help="pretend the time is this UTC instant, e.g. 2026-01-05T09:00:00Z (default: $LOSSPREP_QUIZ_NOW, else the clock)", **d)
+    p.add_argument(
+        "--now",
+        metavar="ISO",
+        help="pretend the time is this UTC instant, e.g. 2026-01-05T09:00:00Z (default: $LOSSPREP_QUIZ_NOW, else the clock)",
+        **d,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Spaced-repetition review of the course's cards, scheduled by FSRS."
     _common(parser, sub=False)
-    parser.add_argument("--minutes", type=float, default=None, metavar="N", help="time box: show no new card after N minutes")
+    parser.add_argument(
+        "--minutes", type=float, default=None, metavar="N", help="time box: show no new card after N minutes"
+    )
     parser.add_argument("--new", type=int, default=10, metavar="N", help="new cards per day (default 10)")
-    parser.add_argument("--seed", type=int, default=None, metavar="N", help="seed for numeric cards' parameters and choice order")
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="seed for numeric cards' parameters and choice order"
+    )
     sub = parser.add_subparsers(dest="quiz_command", metavar="{stats,export-anki,plan}")
-    st = sub.add_parser("stats", help="retention, reviews over time, cards by state, forecast", description="Retention, reviews over time, cards by state and a forecast of due cards.")
+    st = sub.add_parser(
+        "stats",
+        help="retention, reviews over time, cards by state, forecast",
+        description="Retention, reviews over time, cards by state and a forecast of due cards.",
+    )
     _common(st, sub=True)
     st.add_argument("--days", type=int, default=14, metavar="N", help="days of history and of forecast (default 14)")
     st.add_argument("--plot", metavar="FILE.png", help="also write a matplotlib figure")
-    ex = sub.add_parser("export-anki", help="write the card bank as an Anki package", description="Write the card bank as an Anki .apkg (stable note ids: re-importing updates).")
+    ex = sub.add_parser(
+        "export-anki",
+        help="write the card bank as an Anki package",
+        description="Write the card bank as an Anki .apkg (stable note ids: re-importing updates).",
+    )
     _common(ex, sub=True)
     ex.add_argument("file", metavar="FILE.apkg", help="output file")
-    pl = sub.add_parser("plan", help="the day 0/3/7/14/21 study plan and today's tasks", description="The day 0/3/7/14/21 study plan, alongside the FSRS cards.")
+    pl = sub.add_parser(
+        "plan",
+        help="the day 0/3/7/14/21 study plan and today's tasks",
+        description="The day 0/3/7/14/21 study plan, alongside the FSRS cards.",
+    )
     _common(pl, sub=True)
-    pl.add_argument("--start", metavar="DATE", help="plan start date (YYYY-MM-DD, UTC); default: the day of your first review, else today")
+    pl.add_argument(
+        "--start",
+        metavar="DATE",
+        help="plan start date (YYYY-MM-DD, UTC); default: the day of your first review, else today",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

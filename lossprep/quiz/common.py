@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lossprep.quiz.cards import Bank, load_bank
@@ -23,7 +23,7 @@ def parse_now(text: str) -> datetime:
         raise ValueError(f"Expected an ISO 8601 UTC time such as 2026-01-05T09:00:00Z, got {text!r}") from None
     if when.tzinfo is None:
         raise ValueError(f"Expected a time with a UTC offset (e.g. 2026-01-05T09:00:00Z), got naive {text!r}")
-    return when.astimezone(timezone.utc)
+    return when.astimezone(UTC)
 
 
 def now_from(args: argparse.Namespace) -> datetime | None:

@@ -36,7 +36,9 @@ class NumericInstance:
 GENERATORS: dict[str, Callable[[random.Random], NumericInstance]] = {}
 
 
-def generator(name: str) -> Callable[[Callable[[random.Random], NumericInstance]], Callable[[random.Random], NumericInstance]]:
+def generator(
+    name: str,
+) -> Callable[[Callable[[random.Random], NumericInstance]], Callable[[random.Random], NumericInstance]]:
     """Register a generator under ``name`` (the ``generator:`` field of a numeric card)."""
 
     def deco(fn: Callable[[random.Random], NumericInstance]) -> Callable[[random.Random], NumericInstance]:
@@ -124,7 +126,9 @@ def softmax_ce_grad(rng: random.Random) -> NumericInstance:
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
     p = _softmax(zs)
-    return NumericInstance({"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, p[0] - (1.0 if k == 0 else 0.0), "p_1 - y_1")
+    return NumericInstance(
+        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, p[0] - (1.0 if k == 0 else 0.0), "p_1 - y_1"
+    )
 
 
 @generator("gaussian_nll")
@@ -199,7 +203,9 @@ def log_cosh(rng: random.Random) -> NumericInstance:
     """log(cosh(e)) for one error, computed stably."""
     e = _r(rng, -6.0, 6.0, 1)
     a = abs(e)
-    return NumericInstance({"e": e}, a + math.log1p(math.exp(-2 * a)) - math.log(2.0), "|e| + log(1 + e^(-2|e|)) - log 2")
+    return NumericInstance(
+        {"e": e}, a + math.log1p(math.exp(-2 * a)) - math.log(2.0), "|e| + log(1 + e^(-2|e|)) - log 2"
+    )
 
 
 @generator("pinball")
@@ -211,7 +217,9 @@ def pinball(rng: random.Random) -> NumericInstance:
     while yhat == y:
         yhat = rng.randint(0, 20)
     e = y - yhat
-    return NumericInstance({"q": q, "y": y, "yhat": yhat}, q * e if e >= 0 else (q - 1) * e, "q e if e >= 0 else (q - 1) e")
+    return NumericInstance(
+        {"q": q, "y": y, "yhat": yhat}, q * e if e >= 0 else (q - 1) * e, "q e if e >= 0 else (q - 1) e"
+    )
 
 
 @generator("outlier_share")
@@ -222,7 +230,11 @@ def outlier_share(rng: random.Random) -> NumericInstance:
     a = rng.choice([20, 50, 80])  # thousands
     b = rng.choice([1_000, 2_000, 3_000])  # thousands
     reg, out = n_reg * a * a, n_out * b * b
-    return NumericInstance({"n_reg": n_reg, "n_out": n_out, "a": a, "b": b}, 100.0 * out / (reg + out), "100 * n_out b^2 / (n_reg a^2 + n_out b^2)")
+    return NumericInstance(
+        {"n_reg": n_reg, "n_out": n_out, "a": a, "b": b},
+        100.0 * out / (reg + out),
+        "100 * n_out b^2 / (n_reg a^2 + n_out b^2)",
+    )
 
 
 @generator("log_error")

@@ -10,19 +10,17 @@ you forgot come from the quiz database.
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from lossprep.book import toc
 from lossprep.quiz.cards import Card
 from lossprep.quiz.common import bank_from, now_from, store_from
 from lossprep.quiz.scheduler import Rating
 from lossprep.quiz.store import Store
 
-__all__ = ["Checkpoint", "PLAN", "book_chapters", "exercises", "checkpoint_for", "format_plan", "run_plan"]
-
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["Checkpoint", "PLAN", "exercises", "checkpoint_for", "format_plan", "run_plan"]
 
 
 @dataclass(frozen=True)
@@ -30,61 +28,65 @@ class Checkpoint:
     day: int
     title: str
     tasks: tuple[str, ...]
-    read: bool = False            # read every chapter of the book
-    exercises: bool = False       # do the released exercises
-    timed: bool = False           # exercises under time pressure
+    read: bool = False  # read every chapter of the book
+    exercises: bool = False  # do the released exercises
+    timed: bool = False  # exercises under time pressure
 
 
 PLAN: tuple[Checkpoint, ...] = (
-    Checkpoint(0, "Learn", (
-        "Read each chapter top to bottom and run its cells; finish with its self-check.",
-        "Derive binary cross-entropy from the Bernoulli likelihood on paper, then compare with the chapter.",
-        "Start the cards: lossprep quiz (new cards are limited per day).",
-    ), read=True),
-    Checkpoint(3, "First recall", (
-        "Without notes, write down every loss of the chapters with its formula, its gradient and when to use it.",
-        "Explain out loud why MSE is Gaussian maximum likelihood and MAE Laplace maximum likelihood.",
-        "Give each chapter's 60-second answer out loud, timed.",
-    )),
-    Checkpoint(7, "Connections", (
-        "Explain how a loss connects to its gradient (what moves the fit), to the noise model, and to the evaluation metric.",
-        "Do the exercises below without looking at the hints.",
-    ), exercises=True),
-    Checkpoint(14, "Application", (
-        "Do the exercises below again, timed (about 5 minutes per graded part).",
-        "Re-read the sections of the cards you forgot (listed below) and re-derive those losses.",
-    ), exercises=True, timed=True),
-    Checkpoint(21, "Mock interview", (
-        "Answer, timed at 90 seconds: when would you not use the default loss for this task?",
-        "Design a loss for a problem of your choice out loud in 5 minutes: assumption, formula, gradient, how you validate it.",
-        "Every exercise under timed conditions, then a full quiz session.",
-    ), exercises=True, timed=True),
+    Checkpoint(
+        0,
+        "Learn",
+        (
+            "Read each chapter top to bottom and run its cells; finish with its self-check.",
+            "Derive binary cross-entropy from the Bernoulli likelihood on paper, then compare with the chapter.",
+            "Start the cards: lossprep quiz (new cards are limited per day).",
+        ),
+        read=True,
+    ),
+    Checkpoint(
+        3,
+        "First recall",
+        (
+            "Without notes, write down every loss of the chapters with its formula, its gradient and when to use it.",
+            "Explain out loud why MSE is Gaussian maximum likelihood and MAE Laplace maximum likelihood.",
+            "Give each chapter's 60-second answer out loud, timed.",
+        ),
+    ),
+    Checkpoint(
+        7,
+        "Connections",
+        (
+            "Explain how a loss connects to its gradient (what moves the fit), to the noise model, and to the evaluation metric.",
+            "Do the exercises below without looking at the hints.",
+        ),
+        exercises=True,
+    ),
+    Checkpoint(
+        14,
+        "Application",
+        (
+            "Do the exercises below again, timed (about 5 minutes per graded part).",
+            "Re-read the sections of the cards you forgot (listed below) and re-derive those losses.",
+        ),
+        exercises=True,
+        timed=True,
+    ),
+    Checkpoint(
+        21,
+        "Mock interview",
+        (
+            "Answer, timed at 90 seconds: when would you not use the default loss for this task?",
+            "Design a loss for a problem of your choice out loud in 5 minutes: assumption, formula, gradient, how you validate it.",
+            "Every exercise under timed conditions, then a full quiz session.",
+        ),
+        exercises=True,
+        timed=True,
+    ),
 )
 
 
-def book_chapters(root: Path = ROOT) -> list[str]:
-    """Chapter names in ``_toc.yml`` order that have a file under ``book/``."""
-    toc = root / "_toc.yml"
-    if not toc.is_file():
-        return []
-    names = re.findall(r"file:\s*book/([\w-]+)", toc.read_text(encoding="utf-8"))
-    return [n for n in names if is_chapter(root / "book" / f"{n}.md") or (root / "book" / f"{n}.ipynb").is_file()]
-
-
-def is_chapter(path: Path) -> bool:
-    """A teaching chapter is a notebook: a MyST markdown file whose front matter names a
-    kernel. Plain pages of the book (the landing page, the exercises list) are not chapters
-    and have no quiz cards."""
-    if not path.is_file():
-        return False
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---\n"):
-        return False
-    front = text[4 : text.find("\n---", 4)]
-    return "kernelspec:" in front
-
-
-def exercises(root: Path = ROOT) -> list[str]:
+def exercises(root: Path = toc.ROOT) -> list[str]:
     """Released exercise names (folders of ``exercises/`` holding a notebook)."""
     folder = root / "exercises"
     if not folder.is_dir():
@@ -108,8 +110,16 @@ def _lapsed_sections(store: Store, cards: list[Card]) -> list[str]:
     return sorted({by_id[cid].section for cid, rating in last.items() if rating == Rating.Again and cid in by_id})
 
 
-def format_plan(start: date, now: datetime, *, chapters: list[str], exercise_names: list[str],
-                due_now: int, unseen: int, lapsed: list[str]) -> str:
+def format_plan(
+    start: date,
+    now: datetime,
+    *,
+    chapters: list[str],
+    exercise_names: list[str],
+    due_now: int,
+    unseen: int,
+    lapsed: list[str],
+) -> str:
     today = now.date()
     day = (today - start).days
     current, nxt = checkpoint_for(start, today)
@@ -124,7 +134,11 @@ def format_plan(start: date, now: datetime, *, chapters: list[str], exercise_nam
             out.append("       chapters: " + (", ".join(f"book/{n}" for n in chapters) or "none yet"))
         if c.exercises:
             label = "exercises (timed)" if c.timed else "exercises"
-            out.append(f"       {label}: " + (", ".join(exercise_names) or "none released yet") + "  (grade with: lossprep check NOTEBOOK)")
+            out.append(
+                f"       {label}: "
+                + (", ".join(exercise_names) or "none released yet")
+                + "  (grade with: lossprep check NOTEBOOK)"
+            )
         if c.day == 14 and lapsed:
             out.append("       sections to re-read: " + ", ".join(lapsed))
     out.append("")
@@ -137,7 +151,7 @@ def format_plan(start: date, now: datetime, *, chapters: list[str], exercise_nam
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    now = now_from(args) or datetime.now(timezone.utc)
+    now = now_from(args) or datetime.now(UTC)
     bank = bank_from(args)
     cards = list(bank.cards)
     with store_from(args) as store:
@@ -160,5 +174,15 @@ def run_plan(args: argparse.Namespace) -> int:
         due_now = sum(1 for cid, s in states.items() if cid in ids and s.due <= now)
         unseen = sum(1 for c in cards if c.id not in states)
         lapsed = _lapsed_sections(store, cards)
-    print(format_plan(start, now, chapters=book_chapters(), exercise_names=exercises(), due_now=due_now, unseen=unseen, lapsed=lapsed))
+    print(
+        format_plan(
+            start,
+            now,
+            chapters=toc.chapters(),
+            exercise_names=exercises(),
+            due_now=due_now,
+            unseen=unseen,
+            lapsed=lapsed,
+        )
+    )
     return 0

@@ -20,17 +20,81 @@ import unicodedata
 __all__ = ["to_terminal", "latex_to_unicode", "to_anki", "to_html"]
 
 _SYMBOLS: dict[str, str] = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ε",
-    "varepsilon": "ε", "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "nu": "ν", "pi": "π",
-    "rho": "ρ", "sigma": "σ", "Sigma": "Σ", "tau": "τ", "phi": "φ", "varphi": "φ", "omega": "ω",
-    "sum": "Σ", "prod": "Π", "infty": "∞", "cdot": "·", "times": "×", "le": "≤", "leq": "≤",
-    "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "to": "→", "rightarrow": "→",
-    "Rightarrow": "⇒", "mapsto": "↦", "in": "∈", "partial": "∂", "nabla": "∇", "pm": "±",
-    "propto": "∝", "ldots": "…", "dots": "…", "cdots": "⋯", "quad": "  ", "qquad": "    ",
-    "log": "log", "ln": "ln", "exp": "exp", "max": "max", "min": "min", "arg": "arg",
-    "sign": "sign", "cosh": "cosh", "tanh": "tanh", "sinh": "sinh", "lvert": "|", "rvert": "|",
-    "mid": "|", "lbrace": "{", "rbrace": "}", "{": "{", "}": "}", ",": " ", ";": " ", "!": "",
-    " ": " ", "%": "%", "_": "_", "E": "𝔼", "R": "ℝ", "sigmoid": "σ", "yhat": "ŷ", "ell": "ℓ", "hbar": "ħ",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "Delta": "Δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "eta": "η",
+    "theta": "θ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "Sigma": "Σ",
+    "tau": "τ",
+    "phi": "φ",
+    "varphi": "φ",
+    "omega": "ω",
+    "sum": "Σ",
+    "prod": "Π",
+    "infty": "∞",
+    "cdot": "·",
+    "times": "×",
+    "le": "≤",
+    "leq": "≤",
+    "ge": "≥",
+    "geq": "≥",
+    "ne": "≠",
+    "neq": "≠",
+    "approx": "≈",
+    "to": "→",
+    "rightarrow": "→",
+    "Rightarrow": "⇒",
+    "mapsto": "↦",
+    "in": "∈",
+    "partial": "∂",
+    "nabla": "∇",
+    "pm": "±",
+    "propto": "∝",
+    "ldots": "…",
+    "dots": "…",
+    "cdots": "⋯",
+    "quad": "  ",
+    "qquad": "    ",
+    "log": "log",
+    "ln": "ln",
+    "exp": "exp",
+    "max": "max",
+    "min": "min",
+    "arg": "arg",
+    "sign": "sign",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "sinh": "sinh",
+    "lvert": "|",
+    "rvert": "|",
+    "mid": "|",
+    "lbrace": "{",
+    "rbrace": "}",
+    "{": "{",
+    "}": "}",
+    ",": " ",
+    ";": " ",
+    "!": "",
+    " ": " ",
+    "%": "%",
+    "_": "_",
+    "E": "𝔼",
+    "R": "ℝ",
+    "sigmoid": "σ",
+    "yhat": "ŷ",
+    "ell": "ℓ",
+    "hbar": "ħ",
 }
 _SUP = str.maketrans("0123456789+-=()nixyTabcdeklmoprstuv", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱˣʸᵀᵃᵇᶜᵈᵉᵏˡᵐᵒᵖʳˢᵗᵘᵛ")
 _SUB = str.maketrans("0123456789+-=()aeioruvxjklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒᵣᵤᵥₓⱼₖₗₘₙₚₛₜ")
@@ -111,7 +175,17 @@ def latex_to_unicode(tex: str) -> str:
                 arg, i = _group(s, i)
                 body = latex_to_unicode(arg)
                 out.append(body + _TILDE if len(body) == 1 else f"~({body})")
-            elif name in ("text", "mathrm", "operatorname", "textrm", "mathit", "mathbf", "boldsymbol", "textbf", "texttt"):
+            elif name in (
+                "text",
+                "mathrm",
+                "operatorname",
+                "textrm",
+                "mathit",
+                "mathbf",
+                "boldsymbol",
+                "textbf",
+                "texttt",
+            ):
                 arg, i = _group(s, i)
                 out.append(latex_to_unicode(arg) if name not in ("text", "textrm", "texttt") else arg)
             elif name == "mathbb":
@@ -151,9 +225,7 @@ _CODE = re.compile(r"`([^`\n]+)`")
 
 def _text_html(text: str, quote: bool = True) -> str:
     """Text between formulas as HTML: escaped, with markdown code spans as ``<code>``."""
-    return _CODE.sub(
-        lambda m: "<code>" + m.group(1) + "</code>", html.escape(text, quote=quote)
-    )
+    return _CODE.sub(lambda m: "<code>" + m.group(1) + "</code>", html.escape(text, quote=quote))
 
 
 def to_terminal(text: str) -> str:

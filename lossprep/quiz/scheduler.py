@@ -19,11 +19,23 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fsrs import Card, Rating, ReviewLog, Scheduler, State
 
-__all__ = ["Card", "Rating", "ReviewLog", "State", "SCHEDULER", "make_scheduler", "fsrs_id", "new_card", "review", "require_utc", "retrievability"]
+__all__ = [
+    "Card",
+    "Rating",
+    "ReviewLog",
+    "State",
+    "SCHEDULER",
+    "make_scheduler",
+    "fsrs_id",
+    "new_card",
+    "review",
+    "require_utc",
+    "retrievability",
+]
 
 
 def make_scheduler() -> Scheduler:
@@ -36,9 +48,9 @@ SCHEDULER: Scheduler = make_scheduler()
 
 def require_utc(when: datetime) -> datetime:
     """Return ``when`` if it is timezone-aware UTC; refuse anything else (as ``fsrs`` does)."""
-    if when.tzinfo is None or when.utcoffset() != timezone.utc.utcoffset(None):
+    if when.tzinfo is None or when.utcoffset() != UTC.utcoffset(None):
         raise ValueError(f"Expected a timezone-aware UTC datetime, got {when!r}")
-    return when.astimezone(timezone.utc)
+    return when.astimezone(UTC)
 
 
 def fsrs_id(card_id: str) -> int:
@@ -51,7 +63,9 @@ def new_card(card_id: str, now: datetime) -> Card:
     return Card(card_id=fsrs_id(card_id), due=require_utc(now))
 
 
-def review(card: Card, rating: Rating, now: datetime, *, duration_ms: int | None = None, scheduler: Scheduler = SCHEDULER) -> tuple[Card, ReviewLog]:
+def review(
+    card: Card, rating: Rating, now: datetime, *, duration_ms: int | None = None, scheduler: Scheduler = SCHEDULER
+) -> tuple[Card, ReviewLog]:
     """Review ``card`` at ``now`` with ``rating``: returns the new card and its log (pure)."""
     return scheduler.review_card(card, Rating(rating), require_utc(now), duration_ms)
 

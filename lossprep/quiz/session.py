@@ -17,7 +17,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from lossprep.quiz.cards import Card, cloze_answers, cloze_blanks
@@ -47,7 +47,9 @@ class SessionResult:
 def due_queue(cards: list[Card], store: Store, now: datetime, *, new_per_day: int) -> tuple[list[Card], list[Card]]:
     """``(due, new)``: stored cards due by ``now`` (oldest first) and today's new cards."""
     states = store.cards()
-    due = sorted((c for c in cards if c.id in states and states[c.id].due <= now), key=lambda c: (states[c.id].due, c.id))
+    due = sorted(
+        (c for c in cards if c.id in states and states[c.id].due <= now), key=lambda c: (states[c.id].due, c.id)
+    )
     left = max(0, new_per_day - store.first_reviews_on(now))
     new = [c for c in cards if c.id not in states][:left]
     return due, new
@@ -85,9 +87,18 @@ def _fmt_num(x: float) -> str:
 class Session:
     """One run of the quiz: ``input_fn`` and ``out`` are injectable for tests."""
 
-    def __init__(self, store: Store, cards: list[Card], *, fixed_now: datetime | None, new_per_day: int,
-                 minutes: float | None, rng: random.Random, out: TextIO = sys.stdout,
-                 input_fn: Callable[[str], str] = input) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cards: list[Card],
+        *,
+        fixed_now: datetime | None,
+        new_per_day: int,
+        minutes: float | None,
+        rng: random.Random,
+        out: TextIO = sys.stdout,
+        input_fn: Callable[[str], str] = input,
+    ) -> None:
         self.store, self.cards, self.fixed_now = store, cards, fixed_now
         self.new_per_day, self.minutes, self.rng = new_per_day, minutes, rng
         self.out, self.input_fn = out, input_fn
@@ -95,11 +106,18 @@ class Session:
         self.result = SessionResult()
 
     def now(self) -> datetime:
-        return self.fixed_now if self.fixed_now is not None else datetime.now(timezone.utc)
+        return self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
 
     def say(self, text: str = "", indent: str = "") -> None:
         for para in to_terminal(text).split("\n"):
-            lines = textwrap.wrap(para, self.width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False) or [""]
+            lines = textwrap.wrap(
+                para,
+                self.width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+                break_long_words=False,
+            ) or [""]
             print("\n".join(lines), file=self.out)
         self.out.flush()
 
@@ -147,7 +165,7 @@ class Session:
         self.rng.shuffle(order)
         letters = "abcdef"[: len(order)]
         self.say(card.front)
-        for letter, idx in zip(letters, order):
+        for letter, idx in zip(letters, order, strict=False):
             self.say(f"{letter}) {card.choices[idx]}", indent="  ")
         while True:
             a = self.ask(f"Your answer ({letters[0]}-{letters[-1]}, q quits): ").lower()
@@ -173,7 +191,11 @@ class Session:
             except ValueError:
                 self.say("Please type a number, e.g. 0.25.")
         ok = is_close(given, inst.answer, rel=card.tolerance)
-        self.say(("Correct: " if ok else "Wrong: the answer is ") + _fmt_num(inst.answer) + (f"  ({inst.steps})" if inst.steps else ""))
+        self.say(
+            ("Correct: " if ok else "Wrong: the answer is ")
+            + _fmt_num(inst.answer)
+            + (f"  ({inst.steps})" if inst.steps else "")
+        )
         if card.back:
             self.say(card.back, indent="  ")
         return (Rating.Good if ok else Rating.Again), ok
@@ -197,7 +219,9 @@ class Session:
             shown = time.monotonic()
             rating, ok = self.show(card)
             duration = int((time.monotonic() - shown) * 1000)
-            state = self.store.record_review(card.id, rating, self.now(), duration_ms=duration, kind=card.kind, correct=ok)
+            state = self.store.record_review(
+                card.id, rating, self.now(), duration_ms=duration, kind=card.kind, correct=ok
+            )
             self.result.reviewed += 1
             self.result.correct += int(ok if ok is not None else rating >= Rating.Hard)
             self.result.ratings[rating.name] = self.result.ratings.get(rating.name, 0) + 1
@@ -214,11 +238,20 @@ class Session:
         self.say("")
         self.say("Session summary" + (f" ({r.stopped})" if r.stopped else ""))
         self.say(f"reviewed: {r.reviewed}", indent="  ")
-        self.say(f"correct: {r.correct} of {r.reviewed}" + (f"  ({', '.join(f'{k} {v}' for k, v in r.ratings.items())})" if r.ratings else ""), indent="  ")
+        self.say(
+            f"correct: {r.correct} of {r.reviewed}"
+            + (f"  ({', '.join(f'{k} {v}' for k, v in r.ratings.items())})" if r.ratings else ""),
+            indent="  ",
+        )
         nxt = next((d for d in upcoming if d > now), None)
         due_now = sum(1 for d in upcoming if d <= now)
-        self.say("next due: " + (f"{nxt.strftime('%Y-%m-%d %H:%M')} UTC ({_when(nxt, now)})" if nxt else "none scheduled")
-                 + (f"; {due_now} due now" if due_now else "") + (f"; {unseen} cards not yet seen" if unseen else ""), indent="  ")
+        self.say(
+            "next due: "
+            + (f"{nxt.strftime('%Y-%m-%d %H:%M')} UTC ({_when(nxt, now)})" if nxt else "none scheduled")
+            + (f"; {due_now} due now" if due_now else "")
+            + (f"; {unseen} cards not yet seen" if unseen else ""),
+            indent="  ",
+        )
         streak = streak_days(self.store, now)
         self.say(f"streak: {streak} day{'s' if streak != 1 else ''}", indent="  ")
 
@@ -233,7 +266,9 @@ def run_session(args: argparse.Namespace) -> int:
     bank = bank_from(args)
     rng = random.Random(args.seed)
     with store_from(args) as store:
-        session = Session(store, list(bank.cards), fixed_now=fixed_now, new_per_day=args.new, minutes=args.minutes, rng=rng)
+        session = Session(
+            store, list(bank.cards), fixed_now=fixed_now, new_per_day=args.new, minutes=args.minutes, rng=rng
+        )
         code = 0
         try:
             session.run()

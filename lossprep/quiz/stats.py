@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from lossprep.quiz.cards import Card
@@ -35,12 +35,12 @@ class DayStats:
 @dataclass(frozen=True)
 class Stats:
     now: datetime
-    history: tuple[DayStats, ...]          # the last ``days`` days, oldest first, today last
-    by_state: dict[str, int]               # New, Learning, Review, Relearning
+    history: tuple[DayStats, ...]  # the last ``days`` days, oldest first, today last
+    by_state: dict[str, int]  # New, Learning, Review, Relearning
     forecast: tuple[tuple[date, int], ...]  # due per day from today (overdue counted today)
     total_reviews: int
-    retention: float | None                # over all reviews in ``history``
-    mean_retrievability: float | None      # FSRS's predicted recall now, over reviewed cards
+    retention: float | None  # over all reviews in ``history``
+    mean_retrievability: float | None  # FSRS's predicted recall now, over reviewed cards
 
 
 def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int = 14) -> Stats:
@@ -48,7 +48,7 @@ def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int =
     if days < 1:
         raise ValueError(f"Expected days >= 1, got {days}")
     ids = {c.id for c in cards}
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     counts: dict[date, list[int]] = {first + timedelta(days=i): [0, 0] for i in range(days)}
     total = 0
@@ -73,7 +73,15 @@ def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int =
     n = sum(h.reviews for h in history)
     k = sum(h.recalled for h in history)
     rs = [retrievability(c, now) for c in states.values()]
-    return Stats(now, history, by_state, tuple(forecast_counts.items()), total, k / n if n else None, sum(rs) / len(rs) if rs else None)
+    return Stats(
+        now,
+        history,
+        by_state,
+        tuple(forecast_counts.items()),
+        total,
+        k / n if n else None,
+        sum(rs) / len(rs) if rs else None,
+    )
 
 
 def _bar(n: int, top: int, width: int = 30) -> str:
@@ -89,7 +97,9 @@ def format_stats(s: Stats) -> str:
     out.append("")
     ret = f"{s.retention:.0%}" if s.retention is not None else "n/a"
     pr = f"{s.mean_retrievability:.0%}" if s.mean_retrievability is not None else "n/a"
-    out.append(f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)")
+    out.append(
+        f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)"
+    )
     out.append(f"FSRS predicted recall now, mean over reviewed cards: {pr}")
     out.append("")
     out.append("Reviews per day (retention)")
@@ -120,7 +130,9 @@ def plot_stats(s: Stats, path: Path) -> Path:
     ax.set_ylabel("reviews")
     ax.tick_params(axis="x", rotation=60)
     ax2 = ax.twinx()
-    ax2.plot(days, [h.retention if h.retention is not None else float("nan") for h in s.history], "o-", color="tab:orange")
+    ax2.plot(
+        days, [h.retention if h.retention is not None else float("nan") for h in s.history], "o-", color="tab:orange"
+    )
     ax2.set_ylim(0, 1.05)
     ax2.set_ylabel("retention")
     axes[1].bar([d.strftime("%m-%d") for d, _ in s.forecast], [n for _, n in s.forecast], color="tab:green")
@@ -136,7 +148,7 @@ def plot_stats(s: Stats, path: Path) -> Path:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    now = now_from(args) or datetime.now(timezone.utc)
+    now = now_from(args) or datetime.now(UTC)
     bank = bank_from(args)
     if getattr(args, "plot", None) and not str(args.plot).lower().endswith(".png"):
         raise ValueError(f"Expected --plot FILE.png, got {args.plot!r}")

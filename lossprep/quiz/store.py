@@ -24,12 +24,22 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lossprep.quiz.scheduler import SCHEDULER, Card, Rating, Scheduler, new_card, require_utc, review
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "ENV_DB", "StoreError", "ReviewRow", "Store", "default_db_path", "fmt_time", "parse_time"]
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "ENV_DB",
+    "StoreError",
+    "ReviewRow",
+    "Store",
+    "default_db_path",
+    "fmt_time",
+    "parse_time",
+]
 
 APPLICATION_ID = int.from_bytes(b"LPQZ", "big")
 SCHEMA_VERSION = 1
@@ -75,7 +85,7 @@ def fmt_time(when: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Inverse of :func:`fmt_time`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def default_db_path() -> Path:
@@ -125,7 +135,9 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot read {path}: {exc.strerror}") from None
             if head != _SQLITE_MAGIC:
-                raise StoreError(f"{path} is not a lossprep quiz database (not an SQLite file); it was left untouched. Move it away or choose another file with --db")
+                raise StoreError(
+                    f"{path} is not a lossprep quiz database (not an SQLite file); it was left untouched. Move it away or choose another file with --db"
+                )
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +158,9 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"{path} is corrupt or not a lossprep quiz database ({exc}); it was left untouched. Restore a backup or choose another file with --db") from None
+            raise StoreError(
+                f"{path} is corrupt or not a lossprep quiz database ({exc}); it was left untouched. Restore a backup or choose another file with --db"
+            ) from None
         return store
 
     def _check_or_init(self, path: Path) -> None:
@@ -163,26 +177,38 @@ class Store:
                             c.execute(stmt)
                     c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    c.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [
-                        ("application", "lossprep-quiz"), ("schema_version", str(SCHEMA_VERSION)),
-                        ("created_at", fmt_time(datetime.now(timezone.utc))),
-                    ])
+                    c.executemany(
+                        "INSERT INTO meta(key, value) VALUES (?, ?)",
+                        [
+                            ("application", "lossprep-quiz"),
+                            ("schema_version", str(SCHEMA_VERSION)),
+                            ("created_at", fmt_time(datetime.now(UTC))),
+                        ],
+                    )
                     app_id = APPLICATION_ID
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
         if app_id != APPLICATION_ID:
-            raise StoreError(f"{path} is an SQLite database of another application, not a lossprep quiz database; it was left untouched. Choose another file with --db")
+            raise StoreError(
+                f"{path} is an SQLite database of another application, not a lossprep quiz database; it was left untouched. Choose another file with --db"
+            )
         version = c.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{path} was written by a newer lossprep (schema {version}, this one reads {SCHEMA_VERSION}); upgrade lossprep")
+            raise StoreError(
+                f"{path} was written by a newer lossprep (schema {version}, this one reads {SCHEMA_VERSION}); upgrade lossprep"
+            )
         meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("application") != "lossprep-quiz":
-            raise StoreError(f"{path} is not a lossprep quiz database (its meta table is missing or wrong); it was left untouched")
+            raise StoreError(
+                f"{path} is not a lossprep quiz database (its meta table is missing or wrong); it was left untouched"
+            )
         check = c.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
-            raise StoreError(f"{path} is corrupt (SQLite quick_check: {check}); it was left untouched. Restore a backup or choose another file with --db")
+            raise StoreError(
+                f"{path} is corrupt (SQLite quick_check: {check}); it was left untouched. Restore a backup or choose another file with --db"
+            )
 
     def close(self) -> None:
         self._conn.close()
@@ -213,7 +239,10 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as c:
-            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # -- cards and reviews ------------------------------------------------------------------
 
@@ -224,7 +253,9 @@ class Store:
 
     def cards(self) -> dict[str, Card]:
         """Every reviewed card's current ``fsrs`` state, by card id."""
-        return {cid: Card.from_dict(json.loads(js)) for cid, js in self._conn.execute("SELECT card_id, fsrs FROM cards")}
+        return {
+            cid: Card.from_dict(json.loads(js)) for cid, js in self._conn.execute("SELECT card_id, fsrs FROM cards")
+        }
 
     def record_review(
         self,
@@ -251,7 +282,15 @@ class Store:
             )
             c.execute(
                 "INSERT INTO reviews(card_id, rating, reviewed_at, duration_ms, kind, correct, due_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (card_id, int(rating), fmt_time(now), duration_ms, kind, None if correct is None else int(correct), fmt_time(after.due)),
+                (
+                    card_id,
+                    int(rating),
+                    fmt_time(now),
+                    duration_ms,
+                    kind,
+                    None if correct is None else int(correct),
+                    fmt_time(after.due),
+                ),
             )
         return after
 
@@ -263,7 +302,19 @@ class Store:
             sql += " WHERE card_id = ?"
             args = (card_id,)
         rows = self._conn.execute(sql + " ORDER BY reviewed_at, id", args).fetchall()
-        return [ReviewRow(r[0], r[1], Rating(r[2]), parse_time(r[3]), r[4], r[5], None if r[6] is None else bool(r[6]), parse_time(r[7])) for r in rows]
+        return [
+            ReviewRow(
+                r[0],
+                r[1],
+                Rating(r[2]),
+                parse_time(r[3]),
+                r[4],
+                r[5],
+                None if r[6] is None else bool(r[6]),
+                parse_time(r[7]),
+            )
+            for r in rows
+        ]
 
     def first_reviews_on(self, day: datetime) -> int:
         """How many cards had their first ever review on ``day``'s UTC date (new cards that day)."""

@@ -7,22 +7,34 @@ prediction, ``z`` logit, ``p`` probability.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sympy as sp
 import torch
 
-__all__ = [
-    "y", "y_hat", "z", "p", "sigma", "b", "q",
-    "gaussian_nll", "laplace_nll", "bernoulli_nll", "categorical_nll", "asymmetric_laplace_nll",
-    "check_loss", "pinball_expr", "NoiseModel", "noise_models", "minimise_constant",
-]
+from lossprep.formulas import pinball_expr
+from lossprep.symbols import b, p, q, sigma, y, y_hat, z
 
-y, y_hat, z = sp.symbols(r"y \hat{y} z", real=True)
-p = sp.Symbol("p", positive=True)
-sigma, b = sp.symbols("sigma b", positive=True)
-q = sp.Symbol("q", positive=True)
+__all__ = [
+    "y",
+    "y_hat",
+    "z",
+    "p",
+    "sigma",
+    "b",
+    "q",
+    "gaussian_nll",
+    "laplace_nll",
+    "bernoulli_nll",
+    "categorical_nll",
+    "asymmetric_laplace_nll",
+    "check_loss",
+    "pinball_expr",
+    "NoiseModel",
+    "noise_models",
+    "minimise_constant",
+]
 
 
 def _nll(density: sp.Expr) -> sp.Expr:
@@ -51,11 +63,6 @@ def categorical_nll(C: int = 3, target: int = 0) -> tuple[sp.Expr, tuple[sp.Symb
     zs = sp.symbols(f"z_1:{C + 1}", real=True)
     softmax_t = sp.exp(zs[target]) / sum(sp.exp(zk) for zk in zs)
     return _nll(softmax_t), zs
-
-
-def pinball_expr(e: sp.Expr, level: sp.Expr = q) -> sp.Expr:
-    """rho_q(e) = e * (q - 1[e < 0]): q*e for e >= 0, (q - 1)*e for e < 0."""
-    return sp.Piecewise(((level - 1) * e, e < 0), (level * e, True))
 
 
 def asymmetric_laplace_nll() -> sp.Expr:

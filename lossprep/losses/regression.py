@@ -1,4 +1,4 @@
-"""Reference implementations of the losses the chapters teach that torch does not ship.
+"""Regression losses the chapters teach that torch does not ship.
 
 One signature per family: ``(input, target, *, ..., reduction="mean")`` for regression, as in
 ``torch.nn.functional``. Each function follows its inputs' device and dtype.
@@ -11,25 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["reduce", "log_cosh_loss", "pinball_loss"]
+from lossprep.losses._common import check_same_shape, reduce
 
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply ``reduction`` (``"none"``, ``"mean"`` or ``"sum"``) to per-element losses."""
-    if reduction == "none":
-        return loss
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    raise ValueError(f"Expected reduction in {REDUCTIONS}, got {reduction!r}")
-
-
-def _check_same_shape(input: torch.Tensor, target: torch.Tensor) -> None:
-    if input.shape != target.shape:
-        raise ValueError(f"Expected input and target of the same shape, got {tuple(input.shape)} and {tuple(target.shape)}")
+__all__ = ["log_cosh_loss", "pinball_loss"]
 
 
 def log_cosh_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -41,7 +25,7 @@ def log_cosh_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str =
     Shape:
         input, target: ``(*)``, the same shape. Output: scalar, or ``(*)`` with ``"none"``.
     """
-    _check_same_shape(input, target)
+    check_same_shape(input, target)
     a = (input - target).abs()
     return reduce(a + F.softplus(-2.0 * a) - math.log(2.0), reduction)
 
@@ -58,6 +42,6 @@ def pinball_loss(input: torch.Tensor, target: torch.Tensor, *, q: float = 0.5, r
     """
     if not 0.0 < q < 1.0:
         raise ValueError(f"Expected 0 < q < 1, got q={q}")
-    _check_same_shape(input, target)
+    check_same_shape(input, target)
     e = target - input
     return reduce(torch.maximum(q * e, (q - 1.0) * e), reduction)

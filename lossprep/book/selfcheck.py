@@ -15,7 +15,7 @@ Enable it in ``_config.yml``::
 
     sphinx:
       extra_extensions:
-        - lossprep.selfcheck
+        - lossprep.book.selfcheck
 
 Config value ``selfcheck_cards_dir``: the card folder (default ``<srcdir>/book/cards``, else
 :func:`lossprep.quiz.cards.default_cards_dir`).
@@ -26,7 +26,7 @@ from __future__ import annotations
 import html
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -37,7 +37,16 @@ from lossprep.quiz.cards import Card, CardError, default_cards_dir, load_file
 from lossprep.quiz.numeric import draw
 from lossprep.quiz.render import to_html
 
-__all__ = ["SelfCheckDirective", "mcq_order", "numeric_instance", "render_selfcheck", "render_selfcheck_markdown", "select_cards", "setup", "SCRIPT"]
+__all__ = [
+    "SelfCheckDirective",
+    "mcq_order",
+    "numeric_instance",
+    "render_selfcheck",
+    "render_selfcheck_markdown",
+    "select_cards",
+    "setup",
+    "SCRIPT",
+]
 
 SCRIPT = """<script>
 (function () {
@@ -123,21 +132,27 @@ def numeric_instance(card: Card) -> tuple[str, float]:
 def _question(card: Card, n: int) -> str:
     cid = html.escape(card.id)
     explain = f'<div class="lpq-explain" hidden>{to_html(card.back)}</div>' if card.back else ""
-    button = '<button type="button" class="lpq-check">Check</button> <span class="lpq-result" aria-live="polite"></span>'
+    button = (
+        '<button type="button" class="lpq-check">Check</button> <span class="lpq-result" aria-live="polite"></span>'
+    )
     if card.kind == "mcq":
         order, right = mcq_order(card)
         choices = "".join(
             f'<label class="lpq-choice"><input type="radio" name="lpq-{cid}" value="{pos}"> {LETTERS[pos]}) {to_html(card.choices[idx])}</label>'
             for pos, idx in enumerate(order)
         )
-        return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="mcq" data-answer="{right}" '
-                f'data-answer-label="{LETTERS[right]}"><p class="lpq-q"><strong>{n}.</strong> {to_html(card.front)}</p>'
-                f"{choices}{button}{explain}</div>")
+        return (
+            f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="mcq" data-answer="{right}" '
+            f'data-answer-label="{LETTERS[right]}"><p class="lpq-q"><strong>{n}.</strong> {to_html(card.front)}</p>'
+            f"{choices}{button}{explain}</div>"
+        )
     front, answer = numeric_instance(card)
-    return (f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="numeric" data-answer="{answer!r}" '
-            f'data-answer-label="{html.escape(_fmt(answer))}" data-rel="{card.tolerance!r}" data-abs="0.002">'
-            f'<p class="lpq-q"><strong>{n}.</strong> {to_html(front)}</p>'
-            f'<input type="text" inputmode="decimal" aria-label="your answer" autocomplete="off"> {button}{explain}</div>')
+    return (
+        f'<div class="lpq" id="lpq-{cid}" data-card="{cid}" data-kind="numeric" data-answer="{answer!r}" '
+        f'data-answer-label="{html.escape(_fmt(answer))}" data-rel="{card.tolerance!r}" data-abs="0.002">'
+        f'<p class="lpq-q"><strong>{n}.</strong> {to_html(front)}</p>'
+        f'<input type="text" inputmode="decimal" aria-label="your answer" autocomplete="off"> {button}{explain}</div>'
+    )
 
 
 DEFAULT_COUNT = 8
@@ -159,7 +174,7 @@ def select_cards(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT) ->
     picked = sorted(random.Random(chapter).sample(range(len(eligible)), count))
     numeric = [i for i, c in enumerate(eligible) if c.kind == "numeric"]
     if numeric and not any(eligible[i].kind == "numeric" for i in picked):
-        picked = sorted(picked[:-1] + [numeric[0]])
+        picked = sorted([*picked[:-1], numeric[0]])
     return [eligible[i] for i in picked]
 
 
@@ -168,10 +183,12 @@ def render_selfcheck(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT
     ``count`` questions chosen by :func:`select_cards`."""
     chosen = select_cards(cards, chapter, count)
     body = "".join(_question(c, i) for i, c in enumerate(chosen, 1))
-    return (f'{STYLE}<div class="lossprep-selfcheck" data-chapter="{html.escape(chapter)}">'
-            f'<p class="lpq-intro">{len(chosen)} questions from this chapter\'s quiz cards, checked in your browser. '
-            f'Numbers are drawn afresh in <code>lossprep quiz</code>.</p>{body}'
-            f'<p class="lpq-score" aria-live="polite"></p></div>{SCRIPT}')
+    return (
+        f'{STYLE}<div class="lossprep-selfcheck" data-chapter="{html.escape(chapter)}">'
+        f'<p class="lpq-intro">{len(chosen)} questions from this chapter\'s quiz cards, checked in your browser. '
+        f"Numbers are drawn afresh in <code>lossprep quiz</code>.</p>{body}"
+        f'<p class="lpq-score" aria-live="polite"></p></div>{SCRIPT}'
+    )
 
 
 def render_selfcheck_markdown(cards: list[Card], chapter: str, count: int = DEFAULT_COUNT) -> str:
@@ -182,18 +199,20 @@ def render_selfcheck_markdown(cards: list[Card], chapter: str, count: int = DEFA
     for n, card in enumerate(chosen, 1):
         if card.kind == "mcq":
             order, right = mcq_order(card)
-            question = card.front.strip() + "\n\n" + "\n".join(
-                f"{LETTERS[pos]}) {card.choices[idx].strip()}<br>" for pos, idx in enumerate(order)
-            ).removesuffix("<br>")
+            question = (
+                card.front.strip()
+                + "\n\n"
+                + "\n".join(
+                    f"{LETTERS[pos]}) {card.choices[idx].strip()}<br>" for pos, idx in enumerate(order)
+                ).removesuffix("<br>")
+            )
             answer = f"**{LETTERS[right]})** {card.choices[order[right]].strip()}"
         else:
             front, value = numeric_instance(card)
             question = front.strip()
             answer = f"**{_fmt(value)}** (within {card.tolerance * 100:g}%)"
         explain = f"\n\n{card.back.strip()}" if card.back.strip() else ""
-        parts.append(
-            f"**{n}.** {question}\n\n<details><summary>Answer</summary>\n\n{answer}{explain}\n\n</details>"
-        )
+        parts.append(f"**{n}.** {question}\n\n<details><summary>Answer</summary>\n\n{answer}{explain}\n\n</details>")
     return "\n\n".join(parts)
 
 
@@ -203,7 +222,7 @@ class SelfCheckDirective(SphinxDirective):
     required_arguments = 1
     optional_arguments = 0
     has_content = False
-    option_spec = {"class": directives.class_option, "count": directives.positive_int}
+    option_spec: ClassVar[dict[str, Any]] = {"class": directives.class_option, "count": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         chapter = self.arguments[0].strip()

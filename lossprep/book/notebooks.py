@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lossprep.book.toc import ROOT, chapter_sources
+
 __all__ = [
     "NotebookError",
     "Repository",
@@ -47,7 +49,6 @@ __all__ = [
     "stale_notebooks",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # The extra that brings what a chapter imports beyond the package itself (myst_nb's glue).
 BOOK_EXTRA = "book"
@@ -92,7 +93,7 @@ class Repository:
         for name, value in macros.items():
             if not isinstance(value, str):
                 raise NotebookError(
-                    f"{path}: MathJax macro \\{name} takes arguments; lossprep.notebooks expands only plain macros"
+                    f"{path}: MathJax macro \\{name} takes arguments; lossprep.book.notebooks expands only plain macros"
                 )
         return cls(url=url, branch=str(repo.get("branch") or "main"), macros=dict(macros))
 
@@ -141,9 +142,9 @@ _ROLES = {"glue:text", "ref"}
 
 @dataclass(frozen=True)
 class _Target:
-    chapter: str          # the chapter's file stem
+    chapter: str  # the chapter's file stem
     chapter_title: str
-    title: str            # the heading the target names
+    title: str  # the heading the target names
 
 
 def _targets(sources: list[Path]) -> dict[str, _Target]:
@@ -226,8 +227,8 @@ class _Converter:
 
     def selfcheck(self, arg: str, options: dict[str, str]) -> str:
         """The book's self-check as markdown: the same cards, answers folded away."""
+        from lossprep.book.selfcheck import DEFAULT_COUNT, render_selfcheck_markdown
         from lossprep.quiz.cards import CardError, load_file
-        from lossprep.selfcheck import DEFAULT_COUNT, render_selfcheck_markdown
 
         unknown = set(options) - {"count"}
         if unknown:
@@ -255,7 +256,9 @@ class _Converter:
             except SyntaxError as exc:
                 raise self.fail(f"{{literalinclude}} {arg}: not valid Python: {exc}") from None
             if found is None:
-                raise self.fail(f"{{literalinclude}} {arg}: no function or class {options['pyobject']!r} for :pyobject:")
+                raise self.fail(
+                    f"{{literalinclude}} {arg}: no function or class {options['pyobject']!r} for :pyobject:"
+                )
             code = found
         language = options.get("language") or ("python" if path.suffix == ".py" else "")
         return [f"```{language}", *code.rstrip("\n").split("\n"), "```"]
@@ -297,7 +300,11 @@ def _python_object(code: str, name: str) -> str | None:
     node: ast.AST | None = None
     for part in name.split("."):
         node = next(
-            (n for n in scope if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part),
+            (
+                n
+                for n in scope
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part
+            ),
             None,
         )
         if node is None:
@@ -312,13 +319,6 @@ def _python_object(code: str, name: str) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # chapters -> notebooks
-
-
-def chapter_sources(root: Path = ROOT) -> list[Path]:
-    """The chapters' MyST sources, in table-of-contents order."""
-    from lossprep.quiz.plan import book_chapters, is_chapter
-
-    return [p for p in (root / "book" / f"{name}.md" for name in book_chapters(root)) if is_chapter(p)]
 
 
 def notebook_path(source: Path) -> Path:

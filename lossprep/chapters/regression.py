@@ -1,16 +1,9 @@
 """The regression losses of the chapter "Regression losses", in SymPy, and its house-price demo.
 
 The chapter and ``tests/test_regression_chapter.py`` both import this module, so the tests
-check the very expressions and the very fits the page shows. Symbols follow the book's
-glossary: ``e = y - y_hat`` is the error, ``y`` the target, ``y_hat`` the prediction; the
-symbols ``y``, ``y_hat`` and ``q`` and the pinball expression are shared with
-:mod:`lossprep.likelihoods`.
-
-Example::
-
-    >>> from lossprep.regression import e, delta, huber_expr
-    >>> huber_expr().subs({e: 3, delta: 1})
-    5/2
+check the very expressions and the very fits the page shows. Symbols come from the book's
+glossary (:mod:`lossprep.symbols`: ``e = y - y_hat`` the error) and the loss formulas from
+:mod:`lossprep.formulas`; both are re-exported here for the chapter's convenience.
 """
 
 from __future__ import annotations
@@ -23,58 +16,46 @@ import torch
 import torch.nn.functional as F
 
 from lossprep.data import HousePrices, house_prices
-from lossprep.likelihoods import pinball_expr, q, y, y_hat
+from lossprep.formulas import (
+    huber_expr,
+    in_prediction,
+    log_cosh_expr,
+    mae_expr,
+    mse_expr,
+    pinball_expr,
+    smooth_l1_expr,
+)
 from lossprep.losses import pinball_loss
 from lossprep.symbolic import Derivation, derive
+from lossprep.symbols import beta, delta, e, q, y, y_hat
 from lossprep.train import History, fit, predict
 
 __all__ = [
-    "e", "y", "y_hat", "delta", "beta", "q",
-    "mse_expr", "mae_expr", "huber_expr", "smooth_l1_expr", "log_cosh_expr", "pinball_expr",
-    "in_prediction", "derive_loss",
-    "PRICE_UNIT", "HUBER_DELTA", "HOUSE_LOSSES", "HouseFit", "HouseDemo",
-    "standardise", "linear_model", "fit_house_models", "longer_run_gap", "fit_quantile_band",
+    "e",
+    "y",
+    "y_hat",
+    "delta",
+    "beta",
+    "q",
+    "mse_expr",
+    "mae_expr",
+    "huber_expr",
+    "smooth_l1_expr",
+    "log_cosh_expr",
+    "pinball_expr",
+    "in_prediction",
+    "derive_loss",
+    "PRICE_UNIT",
+    "HUBER_DELTA",
+    "HOUSE_LOSSES",
+    "HouseFit",
+    "HouseDemo",
+    "standardise",
+    "linear_model",
+    "fit_house_models",
+    "longer_run_gap",
+    "fit_quantile_band",
 ]
-
-e = sp.Symbol("e", real=True)
-"""The error (residual) ``y - y_hat``."""
-delta = sp.Symbol("delta", positive=True)
-"""Huber's threshold: quadratic for ``|e| <= delta``, linear beyond."""
-beta = sp.Symbol("beta", positive=True)
-"""``smooth_l1_loss``'s threshold (PyTorch's name)."""
-
-
-def mse_expr(err: sp.Expr = e) -> sp.Expr:
-    """Squared error ``e**2``, as ``F.mse_loss`` computes it (no factor 1/2)."""
-    return err**2
-
-
-def mae_expr(err: sp.Expr = e) -> sp.Expr:
-    """Absolute error ``|e|``, as ``F.l1_loss``."""
-    return sp.Abs(err)
-
-
-def huber_expr(err: sp.Expr = e, threshold: sp.Expr = delta) -> sp.Expr:
-    """Huber: ``e**2 / 2`` for ``|e| <= delta``, ``delta * (|e| - delta / 2)`` beyond, as ``F.huber_loss``."""
-    return sp.Piecewise((err**2 / 2, sp.Abs(err) <= threshold), (threshold * (sp.Abs(err) - threshold / 2), True))
-
-
-def smooth_l1_expr(err: sp.Expr = e, threshold: sp.Expr = beta) -> sp.Expr:
-    """Smooth L1: ``e**2 / (2 beta)`` for ``|e| <= beta``, ``|e| - beta / 2`` beyond, as ``F.smooth_l1_loss``.
-
-    PyTorch writes the condition ``|e| < beta``; at ``|e| = beta`` both branches give ``beta / 2``.
-    """
-    return sp.Piecewise((err**2 / (2 * threshold), sp.Abs(err) <= threshold), (sp.Abs(err) - threshold / 2, True))
-
-
-def log_cosh_expr(err: sp.Expr = e) -> sp.Expr:
-    """``log(cosh(e))``: about ``e**2 / 2`` near 0 and ``|e| - log 2`` far from it."""
-    return sp.log(sp.cosh(err))
-
-
-def in_prediction(expr: sp.Expr) -> sp.Expr:
-    """The loss written with ``e = y - y_hat``, ready to be differentiated with respect to ``y_hat``."""
-    return expr.subs(e, y - y_hat)
 
 
 def _drop_unreachable_spikes(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -319,25 +300,30 @@ def fit_house_models(
     for name, (loss_fn, log_target) in HOUSE_LOSSES.items():
         model = linear_model(X.shape[1])
         target = y_units.log() if log_target else y_units
-        history = fit(model, loss_fn, X, target,
-                      epochs=epochs, lr=lr, device=device)
+        history = fit(model, loss_fn, X, target, epochs=epochs, lr=lr, device=device)
         out = predict(model, X)
         intercept = model[0].bias.detach().cpu().double()
         if log_target:
             out, intercept = out.exp(), intercept.exp()
-        fits[name] = HouseFit(name=name, model=model, history=history,
-                              log_target=log_target, prediction=out,
-                              average_house=float(intercept))
+        fits[name] = HouseFit(
+            name=name,
+            model=model,
+            history=history,
+            log_target=log_target,
+            prediction=out,
+            average_house=float(intercept),
+        )
     # reference: exact least squares on the regular houses alone
     regular = ~data.luxury
     A = torch.cat([X.double(), torch.ones(len(X), 1).double()], dim=1)
     b = y_units.double().unsqueeze(1)
     w = torch.linalg.lstsq(A[regular], b[regular]).solution.squeeze(1)
-    return HouseDemo(data=data, X=X, y=y_units, fits=fits,
-                     reference=A @ w, reference_average_house=float(w[-1]))
+    return HouseDemo(data=data, X=X, y=y_units, fits=fits, reference=A @ w, reference_average_house=float(w[-1]))
 
 
-def longer_run_gap(demo: HouseDemo, *, factor: int = 4, lr: float = 0.1, device: torch.device | str | None = None) -> dict[str, float]:
+def longer_run_gap(
+    demo: HouseDemo, *, factor: int = 4, lr: float = 0.1, device: torch.device | str | None = None
+) -> dict[str, float]:
     """Relative excess of each fit's final training loss over a run ``factor`` times longer.
 
     With a cosine schedule the loss always flattens at the end (the step size goes to zero), so
