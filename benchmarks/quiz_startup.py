@@ -38,7 +38,7 @@ def time_to_first_card(db: Path, now: str = NOW) -> float:
         timeout=30,
         dimensions=(40, 120),
     )
-    child.expect(r"(show the answer|Your answer)")
+    child.expect(r"(shows the answer|Your answer)")
     elapsed = time.perf_counter() - start
     child.sendline("q")
     child.expect(pexpect.EOF)

@@ -1,4 +1,7 @@
-"""``lossprep quiz`` driven through a pseudo-terminal, as a reader uses it."""
+"""``lossprep quiz`` driven through a pseudo-terminal, as a reader uses it.
+
+The children run with ``TZ=UTC`` unless a test sets another zone: printed times and study days
+follow the local zone (``test_a_week_of_days_follows_local_time`` proves it with New York)."""
 
 from __future__ import annotations
 
@@ -60,14 +63,15 @@ def bank(tmp_path: Path) -> Path:
     return folder
 
 
-def env() -> dict[str, str]:
+def env(tz: str = "UTC") -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("LOSSPREP_QUIZ")}
     e["PYTHONUNBUFFERED"] = "1"
+    e["TZ"] = tz
     e.pop("COLUMNS", None)
     return e
 
 
-def spawn(db: Path, cards: Path, now: datetime, *extra: str) -> pexpect.spawn:
+def spawn(db: Path, cards: Path, now: datetime, *extra: str, tz: str = "UTC") -> pexpect.spawn:
     args = [
         "-m",
         "lossprep.cli",
@@ -83,18 +87,24 @@ def spawn(db: Path, cards: Path, now: datetime, *extra: str) -> pexpect.spawn:
         *extra,
     ]
     return pexpect.spawn(
-        sys.executable, args, cwd=str(ROOT), env=env(), encoding="utf-8", timeout=30, dimensions=(50, 200)
+        sys.executable, args, cwd=str(ROOT), env=env(tz), encoding="utf-8", timeout=30, dimensions=(50, 200)
     )
 
 
-def answer_card(child: pexpect.spawn, *, recall_rating: str = "3") -> tuple[str, Rating]:
+PREVIEW = r"1 Again [\d.]+(m|h|d|mo|y) · 2 Hard [\d.]+(m|h|d|mo|y) · 3 Good [\d.]+(m|h|d|mo|y) · 4 Easy [\d.]+(m|h|d|mo|y)\r\n"
+HEADER = r"\[\d+/\d+\] demo · (\w+) · ([\w-]+)( · again)?\r\n"
+
+
+def answer_card(child: pexpect.spawn, *, recall_rating: str = "3", header: bool = True) -> tuple[str, Rating]:
     """Answer the card on screen correctly; return its id and the rating the session gives."""
-    child.expect(r"\[\d+/\d+\] demo · (\w+) · ([\w-]+)\r\n")
+    if header:
+        child.expect(HEADER)
     kind, cid = child.match.group(1), child.match.group(2)
     if kind in ("recall", "cloze"):
-        child.expect("show the answer")
+        child.expect("shows the answer")
         child.sendline("")
-        child.expect("Rate 1 Again")
+        child.expect(PREVIEW)
+        child.expect("Rate 1-4")
         child.sendline(recall_rating)
         rating = Rating(int(recall_rating))
     elif kind == "mcq":
@@ -112,6 +122,12 @@ def answer_card(child: pexpect.spawn, *, recall_rating: str = "3") -> tuple[str,
     child.expect(r"Saved \((\w+)\)")
     assert child.match.group(1) == rating.name
     return cid, rating
+
+
+def decline_learn_ahead(child: pexpect.spawn) -> None:
+    """The session offers the learning cards due within 20 minutes; end it instead."""
+    child.expect("review them now, n ends the session")
+    child.sendline("n")
 
 
 def fsrs_due(history: list[tuple[Rating, datetime]]) -> datetime:
@@ -143,7 +159,7 @@ def test_session_quit_restart_history_and_fsrs_due_dates(tmp_path: Path, bank: P
         cid, rating = answer_card(child)
         expected.setdefault(cid, []).append((rating, T0))
     child.expect(r"\[3/4\]")
-    child.expect(r"(show the answer|Your answer)")
+    child.expect(r"(shows the answer|Your answer)")
     child.sendline("q")
     child.expect("Session summary \\(stopped by you")
     child.expect("reviewed: 2")
@@ -159,10 +175,11 @@ def test_session_quit_restart_history_and_fsrs_due_dates(tmp_path: Path, bank: P
     # two remaining new cards are shown.
     t1 = T0 + timedelta(minutes=5)
     child = spawn(db, bank, t1)
-    child.expect("0 due, 2 new")
+    child.expect(r"0 due, 2 new \(2 cards in learning later\)")
     for _ in range(2):
         cid, rating = answer_card(child, recall_rating="4")
         expected.setdefault(cid, []).append((rating, t1))
+    decline_learn_ahead(child)  # the first two cards' 10-minute step is 5 minutes away
     child.expect("reviewed: 2")
     child.expect(pexpect.EOF)
     child.close()
@@ -176,6 +193,7 @@ def test_session_quit_restart_history_and_fsrs_due_dates(tmp_path: Path, bank: P
     for _ in range(4):
         cid, rating = answer_card(child, recall_rating="2")
         expected[cid].append((rating, t2))
+    decline_learn_ahead(child)  # demo-recall, rated Hard in its learning step, is back in 10 minutes
     child.expect("reviewed: 4")
     child.expect(r"next due: (\S+ \S+) UTC")
     nxt = datetime.strptime(child.match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
@@ -191,6 +209,9 @@ def test_new_cards_are_limited_per_day(tmp_path: Path, bank: Path) -> None:
     child = spawn(db, bank, T0, "--new", "1")
     child.expect("0 due, 1 new")
     answer_card(child)
+    decline_learn_ahead(child)
+    child.expect(r"new cards: 3 not yet seen; today's 1 are done\.\s+1 more from\s+2026-03-03 04:00 UTC,\s+or 1 more")
+    child.expect(r"now\s+with:\s+lossprep quiz --new 2\r\n")
     child.expect(pexpect.EOF)
     child = spawn(db, bank, T0 + timedelta(hours=1), "--new", "1")
     child.expect("1 due, 0 new")  # today's one new card is used up; the learning card is due
@@ -208,7 +229,7 @@ def test_sigkill_loses_at_most_the_card_on_screen(tmp_path: Path, bank: Path) ->
     first, _ = answer_card(child)
     second, _ = answer_card(child)
     child.expect(r"\[3/4\]")
-    child.expect(r"(show the answer|Your answer)")
+    child.expect(r"(shows the answer|Your answer)")
     os.kill(child.pid, signal.SIGKILL)
     child.expect(pexpect.EOF)
     child.close()
@@ -257,9 +278,16 @@ def test_wrong_answers_are_graded_again(tmp_path: Path, bank: Path) -> None:
     child.expect(r"Saved \(Again\)")
     child.expect(r"Your answer \(a number")
     child.sendline("not a number")
-    child.expect("Please type a number")
+    child.expect("'not a number' is not a number")
+    child.sendline("nan")
+    child.expect("nan is not a finite number")
+    child.sendline("-inf")
+    child.expect("-inf is not a finite number")
+    child.sendline("4,667")
+    child.expect("4,667 has a comma, which could be a decimal or a thousands separator")
     child.sendline("123")
-    child.expect("Wrong: the answer is ")
+    child.expect(r"Wrong: the answer is \d")
+    child.expect(r"Worked: -ln p = -ln\((0\.\d+)\) = ")  # the drawn p, not the generic formula
     child.expect(r"Saved \(Again\)")
     child.sendline("q")
     child.expect("correct: 1 of 3")
@@ -302,7 +330,8 @@ def test_malformed_card_file_gives_a_clear_error(tmp_path: Path, bank: Path) -> 
 def test_bad_options_give_clear_errors(tmp_path: Path, bank: Path) -> None:
     for args, message in [
         (["--now", "2026-03-02T09:00:00"], "UTC offset"),
-        (["--now", "yesterday"], "Expected an ISO 8601 UTC time"),
+        (["--now", "yesterday"], "Expected an ISO 8601 time with its zone"),
+        (["--day-start", "25"], "Expected --day-start as an hour from 0 to 23"),
         (["--new", "-1"], "Expected --new >= 0"),
         (["--chapter", "nope"], "no card file for chapter(s) nope"),
     ]:
@@ -334,7 +363,7 @@ def test_quiz_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "reviewed: 1" in proc.stdout
     assert proc.stdout.strip().endswith("HEAVY:"), proc.stdout[-300:]
-    for sub in (["stats"], ["plan"], ["export-anki", str(tmp_path / "deck.apkg")]):
+    for sub in (["stats"], ["plan"], ["optimize"], ["export-anki", str(tmp_path / "deck.apkg")]):
         proc = subprocess.run(
             [sys.executable, "-c", NO_HEAVY, "quiz", *sub, "--db", str(db), "--now", iso(T0)],
             cwd=ROOT,
@@ -406,14 +435,14 @@ def test_time_box_and_chapter_filter(tmp_path: Path, bank: Path) -> None:
     child = spawn(db, bank, T0, "--chapter", "other", "--minutes", "0.002")  # 0.12 s
     child.expect("0 due, 4 new")
     child.expect(r"\[1/4\] other · recall · other-recall")
-    child.expect("show the answer")
+    child.expect("shows the answer")
     child.sendline("")
-    child.expect("Rate 1 Again")
+    child.expect("Rate 1-4")
     time.sleep(0.5)  # past the 0.12 s box for sure, however fast this machine answers
     child.sendline("3")
     child.expect(r"Session summary \(time box reached\)")
     child.expect("reviewed: 1")
-    child.expect("; 3 cards not yet seen")  # of chapter "other" only
+    child.expect("new cards: 3 not yet seen")  # of chapter "other" only
     child.expect(pexpect.EOF)
     with Store.open(db) as store:
         assert [r.card_id for r in store.reviews()] == ["other-recall"]

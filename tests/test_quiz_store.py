@@ -83,8 +83,10 @@ def test_new_cards_per_day_counts_first_reviews(tmp_path: Path) -> None:
         store.record_review("a", 3, T0 + timedelta(minutes=20))
         store.record_review("b", 1, T0 + timedelta(hours=1))
         store.record_review("c", 3, T0 + timedelta(days=1))
-        assert store.first_reviews_on(T0) == 2
-        assert store.first_reviews_on(T0 + timedelta(days=1)) == 1
+        day = timedelta(days=1)
+        assert store.first_reviews_between(T0, T0 + day) == 2
+        assert store.first_reviews_between(T0 + day, T0 + 2 * day) == 1
+        assert store.first_reviews_between(T0 + timedelta(minutes=1), T0 + day) == 1  # "a" started before
 
 
 def test_foreign_files_are_refused_and_left_untouched(tmp_path: Path) -> None:

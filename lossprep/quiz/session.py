@@ -309,11 +309,11 @@ class Session:
         soon = self._learning_ready(self.now() + LEARN_AHEAD)
         if not soon:
             return False
-        wait = fmt_duration(self.states[soon[0].id].due - self.now())
+        wait = self.clock.fmt_relative(self.states[soon[0].id].due)
         self.say("")
         self.say(
             f"{_plural(len(soon), 'card')} in learning come{'s' if len(soon) == 1 else ''} back within "
-            f"{int(LEARN_AHEAD.total_seconds() // 60)} min (the next in {wait}). "
+            f"{int(LEARN_AHEAD.total_seconds() // 60)} min (the next {wait}). "
             "Review them now rather than wait (Anki's learn-ahead)?"
         )
         try:
@@ -462,11 +462,11 @@ def next_due_lines(store: Store, cards: list[Card], clock: Clock, *, new_per_day
     later = [t for t in at if t > now]
     lines: list[str] = []
     if due_now or q.new:
-        lines.append(f"left for now: {due_now} due, {len(q.new)} new (rerun lossprep quiz to go on)")
+        lines.append(f"left for now: {due_now} due, {len(q.new)} new (rerun `lossprep quiz` to go on)")
     if later:
         first = later[0]
         lines.append(
-            f"next due: {clock.fmt(first)} ({clock.fmt_relative(first)}): {_plural(later.count(first), 'card')}"
+            f"next due: `{clock.fmt(first)}` ({clock.fmt_relative(first)}): {_plural(later.count(first), 'card')}"
         )
     else:
         lines.append("next due: none scheduled")
@@ -476,7 +476,7 @@ def next_due_lines(store: Store, cards: list[Card], clock: Clock, *, new_per_day
             more = min(q.unseen, new_per_day)
             lines.append(
                 f"new cards: {q.unseen} not yet seen; today's {new_per_day} are done. "
-                f"{more} more from {clock.fmt(tomorrow)}, or {more} more now with: lossprep quiz --new {new_per_day + more}"
+                f"{more} more from `{clock.fmt(tomorrow)}`, or {more} more now with: `lossprep quiz --new {new_per_day + more}`"
             )
         elif new_per_day == 0:
             lines.append(f"new cards: {q.unseen} not yet seen (--new 0 shows none)")
