@@ -5,21 +5,27 @@ follow the local zone (``test_a_week_of_days_follows_local_time`` proves it with
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pexpect
 import pytest
 from fsrs import Card as FsrsCard
-from fsrs import Rating, Scheduler
+from fsrs import Rating, Scheduler, State
 
+from lossprep.quiz.cards import load_bank
+from lossprep.quiz.clock import Clock
+from lossprep.quiz.session import Quit, Session
 from lossprep.quiz.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -446,3 +452,207 @@ def test_time_box_and_chapter_filter(tmp_path: Path, bank: Path) -> None:
     child.expect(pexpect.EOF)
     with Store.open(db) as store:
         assert [r.card_id for r in store.reviews()] == ["other-recall"]
+
+
+# --- learning steps, undo, local days ------------------------------------------------------
+
+
+def test_a_card_rated_again_comes_back_in_the_same_session(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0, "--new", "2")
+    child.expect("0 due, 2 new")
+    child.expect(r"\[1/2\] demo · recall · demo-recall\r\n")
+    child.expect("shows the answer")
+    child.sendline("")
+    child.expect(r"1 Again 1m · 2 Hard 6m · 3 Good 10m · 4 Easy \d+d\r\n")  # fsrs's steps, before rating
+    child.sendline("1")
+    child.expect(r"Saved \(Again\); next review in 1 min \(it comes back in this session\)")
+    answer_card(child)  # demo-mcq, right: Good, its 10-minute step
+    # nothing else is due: the session offers the learning cards instead of ending
+    child.expect(r"2 cards in learning come back within 20 min \(the next in 1 min\)")
+    child.sendline("")
+    child.expect(HEADER)
+    assert child.match.group(0).startswith("[3/4] demo · recall · demo-recall · again")
+    answer_card(child, header=False)  # Good: to its 10-minute step
+    seen = [answer_card(child)[0] for _ in range(2)]  # both graduate on Good
+    assert sorted(seen) == ["demo-mcq", "demo-recall"]
+    child.expect(r"reviewed: 5\r\n")
+    child.expect(r"correct: 4 of 5  \(Again 1, Good 4\)")
+    child.expect(pexpect.EOF)
+    with Store.open(db) as store:
+        rows = store.reviews("demo-recall")
+        assert [r.rating for r in rows] == [Rating.Again, Rating.Good, Rating.Good]
+        assert store.card("demo-recall").state == State.Review
+        assert store.card("demo-recall").due == fsrs_due([(r.rating, r.reviewed_at) for r in rows])
+
+
+def test_undo_takes_back_the_last_answer_and_shows_the_card_again(tmp_path: Path, bank: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    child = spawn(db, bank, T0)
+    child.expect(r"\[1/4\] demo · recall")
+    child.expect("shows the answer")
+    child.sendline("u")
+    child.expect("Nothing to undo yet.")
+    child.sendline("")
+    child.expect("Rate 1-4")
+    child.sendline("3")
+    child.expect(r"\[2/4\] demo · mcq · demo-mcq")
+    child.expect(r"Your answer \(a-d, u undo")
+    child.sendline("u")
+    child.expect(r"Undone: demo-recall \(Good\) is out of your history; here it is again\.")
+    child.expect(HEADER)
+    assert child.match.group(0).startswith("[1/4] demo · recall · demo-recall")
+    with Store.open(db) as store:  # the review left the database at once
+        assert store.reviews() == [] and store.cards() == {}
+    answer_card(child, recall_rating="4", header=False)
+    answer_card(child)  # demo-mcq
+    child.expect(r"\[3/4\] demo · numeric")
+    child.expect(r"Your answer \(a number")
+    child.sendline("u")  # an automatically graded card is undone the same way
+    child.expect(r"Undone: demo-mcq \(Good\)")
+    cid, _ = answer_card(child)
+    assert cid == "demo-mcq"
+    child.expect(r"\[3/4\] demo · numeric")
+    child.sendline("q")
+    child.expect(r"reviewed: 2 \(2 answers undone\)")
+    child.expect(pexpect.EOF)
+    check_store(db, {"demo-recall": [(Rating.Easy, T0)], "demo-mcq": [(Rating.Good, T0)]})
+
+
+class StepClock(Clock):
+    """A clock that moves 30 seconds on at every prompt (a reader answering)."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(fixed=start)
+        object.__setattr__(self, "ticks", [0])
+
+    def now(self) -> datetime:
+        return self.fixed + timedelta(seconds=30 * self.ticks[0])
+
+
+def test_a_learning_step_falls_due_while_the_session_runs(tmp_path: Path, bank: Path) -> None:
+    """In real time (no learn-ahead needed): the recall card rated Again at 1 minute comes back
+    before the remaining new cards once its minute has passed."""
+    clock = StepClock(T0)
+    shown: list[str] = []
+    answers = iter(["", "1", "b", "0.5", "", "3", "", "3"])
+
+    def reader(prompt: str) -> str:
+        clock.ticks[0] += 1
+        answer = next(answers, None)
+        if answer is None:
+            raise EOFError  # the reader stops: Ctrl-D
+        return answer
+
+    out = io.StringIO()
+    with Store.open(tmp_path / "q.sqlite3") as store:
+        session = Session(
+            store,
+            list(load_bank(bank).cards),
+            clock=clock,
+            new_per_day=10,
+            minutes=None,
+            rng=random.Random(7),
+            out=out,
+            input_fn=reader,
+            width=80,
+        )
+        with pytest.raises(Quit):
+            session.run()
+        shown = re.findall(r"\] demo · \w+ · ([\w-]+)", out.getvalue())
+        assert shown[:4] == ["demo-recall", "demo-mcq", "demo-numeric", "demo-recall"], out.getvalue()
+        assert [r.card_id for r in store.reviews()][:4] == ["demo-recall", "demo-mcq", "demo-numeric", "demo-recall"]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def run_day(db: Path, cards: Path, when: datetime, *extra: str) -> str:
+    """One session in New York at ``when``: answer everything right (Good), learn ahead, and
+    return the whole transcript."""
+    child = spawn(db, cards, when, "--new", "1", *extra, tz="America/New_York")
+    child.logfile_read = transcript = io.StringIO()
+    while True:
+        i = child.expect([HEADER, "review them now, n ends the session", "Session summary"])
+        if i == 0:
+            answer_card(child, header=False)
+        elif i == 1:
+            child.sendline("")
+        else:
+            break
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    return transcript.getvalue().replace("\r\n", "\n")
+
+
+def test_a_week_of_days_follows_local_time(tmp_path: Path, bank: Path) -> None:
+    """A week in New York (UTC-5, then UTC-4 from Sunday 8 March 2026), one new card a day.
+
+    The day starts at 4 am local time, not at midnight UTC: the quota of new cards, what is due
+    today and the printed times all follow it."""
+    db = tmp_path / "q.sqlite3"
+    wed = date(2026, 3, 4)
+    log: dict[str, str] = {}
+
+    # Wednesday 18:00 EST (23:00 UTC): the first new card.
+    text = run_day(db, bank, local(wed, 18))
+    assert "0 due, 1 new" in text
+    # 21:30 EST is 02:30 UTC on Thursday: a new UTC day, but the same study day, so no new card.
+    child = spawn(db, bank, local(wed, 21, 30), "--new", "1", tz="America/New_York")
+    child.expect("Nothing to review now.")
+    child.expect(r"today's 1 are done\.\s+1 more from\s+2026-03-05 04:00 EST")
+    child.expect(pexpect.EOF)
+    # Thursday 03:00 EST is still Wednesday's study day (it starts at 4 am) ...
+    child = spawn(db, bank, local(wed + timedelta(days=1), 3), "--new", "1", tz="America/New_York")
+    child.expect("Nothing to review now.")
+    child.expect(pexpect.EOF)
+    # ... and at 04:00 EST Thursday's card comes.
+    text = run_day(db, bank, local(wed + timedelta(days=1), 4))
+    assert "0 due, 1 new" in text
+
+    # Then one evening session a day, 18:00 local, across the change to daylight saving time.
+    for offset in range(2, 7):
+        day = wed + timedelta(days=offset)
+        log[day.isoformat()] = run_day(db, bank, local(day, 18))
+
+    # Every review card became due on its local due day from 04:00 local: replay the history
+    # with fsrs and New York's calendar, independently of the quiz's clock.
+    with Store.open(db) as store:
+        reviews = store.reviews()
+        states = store.cards()
+    assert len({r.card_id for r in reviews}) == 4  # one new card per study day while any were left
+    first_day = {cid: min(r.reviewed_at for r in reviews if r.card_id == cid) for cid in states}
+    assert sorted((t - timedelta(hours=4)).astimezone(NEW_YORK).date() for t in first_day.values()) == [
+        wed + timedelta(days=i) for i in range(4)
+    ]
+    checked = 0
+    for r in reviews:
+        history = [(x.rating, x.reviewed_at) for x in reviews if x.card_id == r.card_id and x.id < r.id]
+        if not history or history[-1][1] == r.reviewed_at:
+            continue  # a new card, or a learning step within the session
+        due = fsrs_due(history)
+        due_day = (due.astimezone(NEW_YORK) - timedelta(hours=4)).date()
+        session_day = (r.reviewed_at.astimezone(NEW_YORK) - timedelta(hours=4)).date()
+        assert session_day == due_day, (r.card_id, r.reviewed_at, due)  # on its local due day, not later
+        checked += 1
+    assert checked >= 2, reviews
+
+    # The last summary's "next due" is printed in local time (EDT now) and agrees with a rerun.
+    last = log[(wed + timedelta(days=6)).isoformat()]
+    m = re.search(r"next due:\s+(\d{4}-\d\d-\d\d \d\d:\d\d) (E[SD]T) \([^)]*\): (\d+) cards?", last)
+    assert m, last
+    assert m.group(2) == "EDT"
+    when = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=NEW_YORK).astimezone(UTC)
+    assert when.astimezone(NEW_YORK).hour == 4  # review cards become due when the study day starts
+    child = spawn(db, bank, when, "--new", "0", tz="America/New_York")
+    child.expect(rf"{m.group(3)} due, 0 new")
+    child.sendline("q")
+    child.expect(pexpect.EOF)
+    child = spawn(db, bank, when - timedelta(minutes=1), "--new", "0", tz="America/New_York")
+    child.expect("Nothing to review now.")
+    child.expect(pexpect.EOF)
