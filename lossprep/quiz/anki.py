@@ -70,8 +70,9 @@ def choice_order(card: Card) -> list[int]:
 
 
 def note_id(card_id: str) -> int:
-    """Stable Anki note id for a card: in the range of millisecond timestamps Anki uses."""
-    return 1_000_000_000_000 + fsrs_id(card_id) % 1_000_000_000_000
+    """Stable Anki note id for a card: a millisecond timestamp, as Anki's ids are, and one in the
+    past (2001 to 2017): Anki gives a note whose id lies in the future a new id on import."""
+    return 1_000_000_000_000 + fsrs_id(card_id) % 500_000_000_000
 
 
 def note_guid(card_id: str) -> str:
