@@ -199,7 +199,7 @@ def bce_from_logit(rng: random.Random) -> NumericInstance:
     return NumericInstance(
         {"z": z},
         ans,
-        f"ln(1 + e^(-z)) = ln(1 + e^{_v(round(-z, 1))}) = ln(1 + {fmt_number(math.exp(-z))}) = {fmt_number(ans)}",
+        f"z = {z}: ln(1 + e^(-z)) = ln(1 + e^{_v(round(-z, 1))}) = ln(1 + {fmt_number(math.exp(-z))}) = {fmt_number(ans)}",
     )
 
 
@@ -311,10 +311,10 @@ def huber(rng: random.Random) -> NumericInstance:
     a = abs(e)
     if a <= d:
         ans = 0.5 * e * e
-        steps = f"|e| = {a} ≤ δ = {d}: e²/2 = {_v(e)}²/2 = {fmt_number(ans)}"
+        steps = f"|e| = |{e}| = {a} ≤ δ = {d}: e²/2 = {_v(e)}²/2 = {fmt_number(ans)}"
     else:
         ans = d * (a - 0.5 * d)
-        steps = f"|e| = {a} > δ = {d}: δ(|e| - δ/2) = {d}·({a} - {d / 2}) = {fmt_number(ans)}"
+        steps = f"|e| = |{e}| = {a} > δ = {d}: δ(|e| - δ/2) = {d}·({a} - {d / 2}) = {fmt_number(ans)}"
     return NumericInstance({"e": e, "delta": d}, ans, steps)
 
 
@@ -326,10 +326,10 @@ def smooth_l1(rng: random.Random) -> NumericInstance:
     a = abs(e)
     if a < b:
         ans = 0.5 * e * e / b
-        steps = f"|e| = {a} < β = {b}: e²/(2β) = {_v(e)}²/(2·{b}) = {fmt_number(ans)}"
+        steps = f"|e| = |{e}| = {a} < β = {b}: e²/(2β) = {_v(e)}²/(2·{b}) = {fmt_number(ans)}"
     else:
         ans = a - 0.5 * b
-        steps = f"|e| = {a} ≥ β = {b}: |e| - β/2 = {a} - {b / 2} = {fmt_number(ans)}"
+        steps = f"|e| = |{e}| = {a} ≥ β = {b}: |e| - β/2 = {a} - {b / 2} = {fmt_number(ans)}"
     return NumericInstance({"e": e, "beta": b}, ans, steps)
 
 
@@ -359,7 +359,7 @@ def log_cosh(rng: random.Random) -> NumericInstance:
     return NumericInstance(
         {"e": e},
         ans,
-        f"ln cosh e = |e| + ln(1 + e^(-2|e|)) - ln 2 = {a} + ln(1 + e^{_v(round(-2 * a, 1))}) - 0.6931"
+        f"ln cosh({e}) = |e| + ln(1 + e^(-2|e|)) - ln 2 = {a} + ln(1 + e^{_v(round(-2 * a, 1))}) - 0.6931"
         f" = {a} + {fmt_number(tail)} - 0.6931 = {fmt_number(ans)}",
     )
 

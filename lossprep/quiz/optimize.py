@@ -105,7 +105,13 @@ def fit(logs: Sequence[ReviewLog], current: Sequence[float] | None = None) -> Fi
         raise ValueError(f"need {MIN_REVIEWS} usable reviews, have {usable}")
     from fsrs import Optimizer
 
-    fitted = Optimizer(list(logs)).compute_optimal_parameters()
+    try:
+        optimizer = Optimizer(list(logs))
+    except ImportError:  # fsrs's stand-in when torch or pandas is missing
+        raise ValueError(
+            "fitting needs fsrs's optimizer and what it imports (torch, pandas): pip install 'fsrs[optimizer]'"
+        ) from None
+    fitted = optimizer.compute_optimal_parameters()
     if fitted is None:  # fsrs found no epoch with a finite loss
         fitted = list(current) if current is not None else list(make_scheduler().parameters)
     fitted = [float(p) for p in fitted]

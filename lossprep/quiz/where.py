@@ -22,6 +22,11 @@ from lossprep.quiz.render import to_terminal
 __all__ = ["Location", "heading_slug", "headings", "locate"]
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
+# docutils' own transliterations before it drops what is not ASCII (docutils.nodes.make_id)
+_DOCUTILS_ID = str.maketrans(
+    {"ß": "sz", "æ": "ae", "œ": "oe", "ȸ": "db", "ȹ": "qp"}
+    | dict(zip("øđħıłŧƀƃƈƌƒƙƚƞƥƫƭƴƶǥȥȴȵȶȷȼȿɀɇɉɋɍɏ", "odhiltbbcdfklnpttyzgzlntjcszejqry", strict=True))
+)
 _HEADING = re.compile(r"^(#{1,3})\s+(.*?)\s*#*\s*$")
 
 
@@ -31,7 +36,7 @@ def heading_slug(title: str) -> str:
     text = re.sub(r"`([^`]*)`", r"\1", title)
     text = re.sub(r"\$([^$]*)\$", r"\1", text)
     slug = re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
-    slug = unicodedata.normalize("NFKD", slug).encode("ascii", "ignore").decode("ascii")
+    slug = unicodedata.normalize("NFKD", slug.translate(_DOCUTILS_ID)).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", " ".join(slug.split()))
     return re.sub(r"^[^a-z]+|[^a-z0-9]+$", "", slug)
 
