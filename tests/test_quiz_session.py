@@ -132,7 +132,7 @@ def answer_card(child: pexpect.spawn, *, recall_rating: str = "3", header: bool 
 
 def decline_learn_ahead(child: pexpect.spawn) -> None:
     """The session offers the learning cards due within 20 minutes; end it instead."""
-    child.expect("review them now, n ends the session")
+    child.expect("review them, n ends the session")
     child.sendline("n")
 
 
@@ -577,7 +577,7 @@ def run_day(db: Path, cards: Path, when: datetime, *extra: str) -> str:
     child = spawn(db, cards, when, "--new", "1", *extra, tz="America/New_York")
     child.logfile_read = transcript = io.StringIO()
     while True:
-        i = child.expect([HEADER, "review them now, n ends the session", "Session summary"])
+        i = child.expect([HEADER, "review them, n ends the session", "Session summary"])
         if i == 0:
             answer_card(child, header=False)
         elif i == 1:

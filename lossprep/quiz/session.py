@@ -17,6 +17,7 @@ ask for Again / Hard / Good / Easy, showing what each would schedule
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import shutil
 import sys
@@ -161,6 +162,8 @@ class Session:
         self.history: list[_Answered] = []
         self.pending: list[Card] = []  # due reviews, then new cards: each shown once
         self.learning: dict[str, Card] = {}  # cards in their (re)learning steps
+        self.answered_at: dict[str, int] = {}  # order of answers: breaks ties between equal due times
+        self._ticks = itertools.count()
         self.forced: list[Card] = []  # cards an undo brought back, the latest shown first
         self.learn_ahead = False
         self.shown = 0
@@ -281,7 +284,7 @@ class Session:
     def _learning_ready(self, horizon: datetime) -> list[Card]:
         return sorted(
             (c for c in self.learning.values() if self.states[c.id].due <= horizon),
-            key=lambda c: (self.states[c.id].due, c.id),
+            key=lambda c: (self.states[c.id].due, self.answered_at.get(c.id, -1), c.id),
         )
 
     def _horizon(self) -> datetime:
@@ -317,7 +320,7 @@ class Session:
             "Review them now rather than wait (Anki's learn-ahead)?"
         )
         try:
-            a = self.ask("[Enter] review them now, n ends the session: ")
+            a = self.ask("[Enter] review them, n ends the session: ")
         except Quit:
             return False
         except Undo:
@@ -393,6 +396,7 @@ class Session:
 
     def _place(self, card: Card, state: FsrsCard) -> None:
         self.pending = [c for c in self.pending if c.id != card.id]
+        self.answered_at[card.id] = next(self._ticks)
         if state.state == State.Review:
             self.learning.pop(card.id, None)
         else:

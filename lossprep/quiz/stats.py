@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -95,19 +97,20 @@ def _bar(n: int, top: int, width: int = 30) -> str:
     return "█" * (round(width * n / top) if top else 0)
 
 
-def format_stats(s: Stats) -> str:
-    """The stats as terminal text."""
-    out = [f"Quiz statistics at {s.clock.fmt(s.now)} (days start at {s.clock.day_start}:00)", ""]
+def format_stats(s: Stats, width: int = 100) -> str:
+    """The stats as terminal text; sentences wrap at ``width`` columns, tables keep theirs."""
+    out = [*textwrap.wrap(f"Quiz statistics at {s.clock.fmt(s.now)} (days start at {s.clock.day_start}:00)", width), ""]
     out.append("Cards by state")
     for name, n in s.by_state.items():
         out.append(f"  {name:<11}{n:>5}")
     out.append("")
     ret = f"{s.retention:.0%}" if s.retention is not None else "n/a"
     pr = f"{s.mean_retrievability:.0%}" if s.mean_retrievability is not None else "n/a"
-    out.append(
-        f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)"
+    out += textwrap.wrap(
+        f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)",
+        width,
     )
-    out.append(f"FSRS predicted recall now, mean over reviewed cards: {pr}")
+    out += textwrap.wrap(f"FSRS predicted recall now, mean over reviewed cards: {pr}", width)
     out.append("")
     out.append("Reviews per day (retention)")
     top = max((h.reviews for h in s.history), default=0)
@@ -175,7 +178,7 @@ def run_stats(args: argparse.Namespace) -> int:
         s = compute_stats(store, list(bank.cards), clock_from(args, store), days=args.days)
     if note:
         print(note)
-    print(format_stats(s))
+    print(format_stats(s, width=min(100, max(40, shutil.get_terminal_size((100, 24)).columns - 1))))
     if plot is not None:
         try:
             path = plot_stats(s, plot)
