@@ -22,6 +22,7 @@ import pexpect
 import pytest
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
+from quiz_helpers import quiz_env, run_quiz
 
 from lossprep.quiz.cards import load_bank
 from lossprep.quiz.clock import Clock
@@ -69,14 +70,6 @@ def bank(tmp_path: Path) -> Path:
     return folder
 
 
-def env(tz: str = "UTC") -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("LOSSPREP_QUIZ")}
-    e["PYTHONUNBUFFERED"] = "1"
-    e["TZ"] = tz
-    e.pop("COLUMNS", None)
-    return e
-
-
 def spawn(db: Path, cards: Path, now: datetime, *extra: str, tz: str = "UTC") -> pexpect.spawn:
     args = [
         "-m",
@@ -93,7 +86,7 @@ def spawn(db: Path, cards: Path, now: datetime, *extra: str, tz: str = "UTC") ->
         *extra,
     ]
     return pexpect.spawn(
-        sys.executable, args, cwd=str(ROOT), env=env(tz), encoding="utf-8", timeout=30, dimensions=(50, 200)
+        sys.executable, args, cwd=str(ROOT), env=quiz_env(tz), encoding="utf-8", timeout=30, dimensions=(50, 200)
     )
 
 
@@ -300,23 +293,11 @@ def test_wrong_answers_are_graded_again(tmp_path: Path, bank: Path) -> None:
     child.expect(pexpect.EOF)
 
 
-def run_cli(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lossprep.cli", "quiz", *args],
-        cwd=ROOT,
-        env=env(),
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_corrupt_database_gives_a_clear_error(tmp_path: Path, bank: Path) -> None:
     db = tmp_path / "q.sqlite3"
     db.write_bytes(b"\x00garbage" * 512)
     for sub in ([], ["stats"], ["plan"]):
-        proc = run_cli(*sub, "--db", str(db), "--cards", str(bank), "--now", iso(T0))
+        proc = run_quiz(*sub, "--db", str(db), "--cards", str(bank), "--now", iso(T0))
         assert proc.returncode == 2, proc
         assert "Traceback" not in proc.stderr and proc.stdout == ""
         assert proc.stderr.count("\n") == 1 and "not a lossprep quiz database" in proc.stderr and str(db) in proc.stderr
@@ -326,7 +307,7 @@ def test_corrupt_database_gives_a_clear_error(tmp_path: Path, bank: Path) -> Non
 def test_malformed_card_file_gives_a_clear_error(tmp_path: Path, bank: Path) -> None:
     (bank / "demo.yml").write_text(BANK.replace("answer: 1", "answer: 9"))
     for sub in ([], ["stats"], ["export-anki", str(tmp_path / "x.apkg")]):
-        proc = run_cli(*sub, "--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank))
+        proc = run_quiz(*sub, "--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank))
         assert proc.returncode == 2, proc
         assert "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1
@@ -341,7 +322,7 @@ def test_bad_options_give_clear_errors(tmp_path: Path, bank: Path) -> None:
         (["--new", "-1"], "Expected --new >= 0"),
         (["--chapter", "nope"], "no card file for chapter(s) nope"),
     ]:
-        proc = run_cli("--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank), *args)
+        proc = run_quiz("--db", str(tmp_path / "q.sqlite3"), "--cards", str(bank), *args)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc
 
 
@@ -360,7 +341,7 @@ def test_quiz_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", NO_HEAVY, "quiz", "--db", str(db), "--now", iso(T0)],
         cwd=ROOT,
-        env=env(),
+        env=quiz_env(),
         input="\n3\n",
         capture_output=True,
         text=True,
@@ -373,7 +354,7 @@ def test_quiz_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
         proc = subprocess.run(
             [sys.executable, "-c", NO_HEAVY, "quiz", *sub, "--db", str(db), "--now", iso(T0)],
             cwd=ROOT,
-            env=env(),
+            env=quiz_env(),
             capture_output=True,
             text=True,
             timeout=120,
@@ -391,7 +372,9 @@ def test_stats_and_plot(tmp_path: Path, bank: Path) -> None:
         store.record_review("demo-mcq", Rating.Good, T0 - timedelta(days=1))
         store.record_review("elsewhere", Rating.Again, T0)  # not in this bank: ignored
     plot = tmp_path / "stats.png"
-    proc = run_cli("stats", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--days", "5", "--plot", str(plot))
+    proc = run_quiz(
+        "stats", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--days", "5", "--plot", str(plot)
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(r"New\s+2\b", out) and re.search(r"Learning\s+1\b", out) and re.search(r"Review\s+1\b", out)
@@ -400,7 +383,7 @@ def test_stats_and_plot(tmp_path: Path, bank: Path) -> None:
     forecast = out.split("Forecast")[1]
     assert re.search(r"2026-03-02\s+1\b", forecast)  # the overdue learning card counts today
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    proc = run_cli("stats", "--db", str(db), "--cards", str(bank), "--plot", str(tmp_path / "x.pdf"))
+    proc = run_quiz("stats", "--db", str(db), "--cards", str(bank), "--plot", str(tmp_path / "x.pdf"))
     assert proc.returncode == 2 and "Expected --plot FILE.png" in proc.stderr
 
 
@@ -408,7 +391,7 @@ def test_plan_follows_day_0_3_7_14_21(tmp_path: Path, bank: Path) -> None:
     db = tmp_path / "q.sqlite3"
     with Store.open(db) as store:
         store.record_review("demo-mcq", Rating.Again, T0)
-    proc = run_cli("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0 + timedelta(days=15)))
+    proc = run_quiz("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0 + timedelta(days=15)))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Study plan started 2026-03-02; today is day 15." in out
@@ -417,7 +400,7 @@ def test_plan_follows_day_0_3_7_14_21(tmp_path: Path, bank: Path) -> None:
     assert "book/likelihoods" in out and "sections to re-read: demo#two" in out
     assert "Next checkpoint: day 21, Mock interview, on 2026-03-23." in out
     assert "FSRS cards: 1 due now, 3 not yet seen" in out
-    proc = run_cli("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--start", "2026-02-01")
+    proc = run_quiz("plan", "--db", str(db), "--cards", str(bank), "--now", iso(T0), "--start", "2026-02-01")
     assert "today is day 29" in proc.stdout and "The plan is complete" in proc.stdout
 
 
