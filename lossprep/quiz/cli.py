@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Spaced-repetition review of the course's cards, scheduled by FSRS."
     _common(parser, sub=False)
     parser.add_argument(
-        "--minutes", type=float, default=None, metavar="N", help="time box: show no new card after N minutes"
+        "--minutes", type=float, default=None, metavar="N", help="time box: show no further card after N minutes"
     )
     parser.add_argument("--new", type=int, default=10, metavar="N", help="new cards per day (default 10)")
     parser.add_argument(
@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pl.add_argument(
         "--start",
         metavar="DATE",
-        help="plan start date (YYYY-MM-DD, UTC); default: the day of your first review, else today",
+        help="plan start date (YYYY-MM-DD, a local study day; saved in the database); default: the saved one, else the day of your first review, else today",
     )
 
 
