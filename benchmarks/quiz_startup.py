@@ -30,14 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-03-02T09:00:00Z"
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a measured run: as a reader's shell has it, byte-code caches included
+    (``PYTHONDONTWRITEBYTECODE``, set in some sandboxes, would make every run compile every module)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "LOSSPREP_QUIZ_DB")}
+
+
 def time_to_first_card(db: Path, now: str = NOW, *, checkout: Path | None = None) -> float:
     """Seconds from launch to the first card's prompt; ``checkout``: run that tree's code
     (``python -m lossprep.cli`` with it first on ``PYTHONPATH``) instead of the console script."""
     script = Path(sys.executable).with_name("lossprep")
-    command, args, env = str(script), ["quiz", "--db", str(db), "--now", now], None
+    command, args, env = str(script), ["quiz", "--db", str(db), "--now", now], child_env()
     if checkout is not None:
         command, args = sys.executable, ["-m", "lossprep.cli", *args]
-        env = {**os.environ, "PYTHONPATH": str(checkout), "LOSSPREP_CARDS": str(ROOT / "book" / "cards")}
+        env = {**env, "PYTHONPATH": str(checkout), "LOSSPREP_CARDS": str(ROOT / "book" / "cards")}
     start = time.perf_counter()
     child = pexpect.spawn(
         command,
@@ -58,7 +64,7 @@ def time_to_first_card(db: Path, now: str = NOW, *, checkout: Path | None = None
 
 def python_startup() -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env())
     return time.perf_counter() - start
 
 
@@ -79,7 +85,7 @@ def seeded_db(folder: Path, checkout: Path | None = None) -> Path:
     ``checkout`` (default: this one), whose schema that code reads."""
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "history.sqlite3"
-    env = {**os.environ, "LOSSPREP_CARDS": str(ROOT / "book" / "cards")}
+    env = {**child_env(), "LOSSPREP_CARDS": str(ROOT / "book" / "cards")}
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     subprocess.run([sys.executable, "-c", SEED, str(db)], check=True, env=env, cwd=str(checkout or ROOT))
