@@ -274,7 +274,7 @@ def test_draw_unknown_and_grading_rule() -> None:
 
 
 def test_terminal_formulas_are_readable() -> None:
-    assert to_terminal(r"MSE $\frac{1}{N}\sum_i (y_i - \hat y_i)^2$") == "MSE 1/N Σᵢ (yᵢ − ŷᵢ)²"
+    assert to_terminal(r"MSE $\frac{1}{N}\sum_i (y_i - \hat y_i)^2$") == "MSE (1/N) Σᵢ (yᵢ − ŷᵢ)²"  # never "1/N Σ"
     assert latex_to_unicode(r"\delta \to \infty") == "δ → ∞"
     assert latex_to_unicode(r"\log\cosh(e) \approx |e| - \log 2") == "log cosh(e) ≈ |e| − log 2"
     assert latex_to_unicode(r"\sigma(z) - y") == "σ(z) − y"

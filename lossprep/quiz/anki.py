@@ -5,23 +5,34 @@ and the note id are derived from the card id alone (never from the text, the exp
 the card's position), so a card keeps its note when its wording changes or cards are added.
 Formulas use Anki's MathJax delimiters ``\\(...\\)`` and ``\\[...\\]``.
 
-Card kinds map to notes as follows: recall and numeric cards to a front/back note (a numeric
-card shows one fixed draw of its parameters, with the answer computed by the generator),
-multiple choice to a front/back note listing the choices, cloze to Anki's cloze note.
+Card kinds map to notes as follows: recall and numeric cards to a front/back note, multiple
+choice to a front/back note listing the choices, cloze to Anki's cloze note.
+
+- Multiple-choice options are shuffled, seeded by the card id: the right answer is not always
+  "a)", and every export writes the same order, so re-importing changes nothing.
+- A numeric card shows one fixed, non-degenerate draw of its parameters
+  (:func:`lossprep.quiz.numeric.fixed_instance`), its answer with the worked computation, and a
+  line saying that Anki shows this one instance while ``lossprep quiz`` draws fresh numbers.
+- Inside a formula, ``}}`` is written ``} }`` so that it cannot close a cloze early.
+
+The output file is never overwritten unless asked (``--force``), and is written to a temporary
+file first and then renamed, so a failed export leaves no half-written deck.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import os
 import random
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from lossprep.quiz.cards import Card
 from lossprep.quiz.common import bank_from
-from lossprep.quiz.numeric import draw
+from lossprep.quiz.numeric import fixed_instance, fmt_number
 from lossprep.quiz.render import to_anki
 from lossprep.quiz.scheduler import fsrs_id
 
@@ -32,6 +43,8 @@ __all__ = [
     "note_id",
     "note_guid",
     "note_fields",
+    "choice_order",
+    "FIXED_INSTANCE_NOTE",
     "build_package",
     "export",
     "run_export",
@@ -40,12 +53,26 @@ __all__ = [
 DECK_ID = 1_764_000_000_001
 BASIC_MODEL_ID = 1_764_000_000_101
 CLOZE_MODEL_ID = 1_764_000_000_102
-_CSS = ".card { font-family: sans-serif; font-size: 20px; text-align: left; } .where { color: #888; font-size: 14px; }"
+_CSS = (
+    ".card { font-family: sans-serif; font-size: 20px; text-align: left; } "
+    ".where, .note { color: #888; font-size: 14px; }"
+)
+FIXED_INSTANCE_NOTE = "Anki shows this one fixed instance; lossprep quiz draws fresh numbers every time."
+LETTERS = "abcdef"
+
+
+def choice_order(card: Card) -> list[int]:
+    """The order in which the export lists a multiple-choice card's options (indices into
+    ``card.choices``): shuffled, seeded by the card id, so it is the same on every export."""
+    order = list(range(len(card.choices)))
+    random.Random(f"anki:{card.id}").shuffle(order)
+    return order
 
 
 def note_id(card_id: str) -> int:
-    """Stable Anki note id for a card: in the range of millisecond timestamps Anki uses."""
-    return 1_000_000_000_000 + fsrs_id(card_id) % 1_000_000_000_000
+    """Stable Anki note id for a card: a millisecond timestamp, as Anki's ids are, and one in the
+    past (2001 to 2017): Anki gives a note whose id lies in the future a new id on import."""
+    return 1_000_000_000_000 + fsrs_id(card_id) % 500_000_000_000
 
 
 def note_guid(card_id: str) -> str:
@@ -60,24 +87,27 @@ def note_fields(card: Card) -> list[str]:
     if card.kind == "cloze":
         return [to_anki(card.front), to_anki(card.back), where]
     if card.kind == "mcq":
-        letters = "abcdef"
+        assert card.answer is not None
+        order = choice_order(card)
         front = (
             to_anki(card.front)
             + "<br>"
-            + "<br>".join(f"{letters[i]}) {to_anki(c)}" for i, c in enumerate(card.choices))
+            + "<br>".join(f"{LETTERS[pos]}) {to_anki(card.choices[idx])}" for pos, idx in enumerate(order))
         )
-        assert card.answer is not None
-        back = f"{letters[card.answer]}) {to_anki(card.choices[card.answer])}" + (
+        right = order.index(card.answer)
+        back = f"{LETTERS[right]}) {to_anki(card.choices[card.answer])}" + (
             f"<br><br>{to_anki(card.back)}" if card.back else ""
         )
         return [front, back, where]
     if card.kind == "numeric":
         assert card.generator is not None
-        inst = draw(card.generator, random.Random(card.id))
-        front = to_anki(card.front.format_map(inst.params))
+        inst = fixed_instance(card.generator, card.id)
+        front = (
+            to_anki(card.front.format_map(inst.params)) + f'<div class="note">{html.escape(FIXED_INSTANCE_NOTE)}</div>'
+        )
         back = (
-            f"{inst.answer:.4g}"
-            + (f" &nbsp;({html.escape(inst.steps)})" if inst.steps else "")
+            fmt_number(inst.answer)
+            + (f"<br>{html.escape(inst.steps)}" if inst.steps else "")
             + (f"<br><br>{to_anki(card.back)}" if card.back else "")
         )
         return [front, back, where]
@@ -155,10 +185,24 @@ def build_package(cards: Iterable[Card]) -> Any:
     return genanki.Package(deck)
 
 
-def export(cards: Iterable[Card], path: Path) -> int:
-    """Write ``cards`` to the ``.apkg`` at ``path``; returns the number of notes."""
+def export(cards: Iterable[Card], path: Path, *, force: bool = False) -> int:
+    """Write ``cards`` to the ``.apkg`` at ``path``; returns the number of notes.
+
+    Refuses (``FileExistsError``) to replace an existing file unless ``force``; writes a
+    temporary file beside it and renames it into place.
+    """
     cards = list(cards)
-    build_package(cards).write_to_file(str(path))
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} already exists; pass --force to replace it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        build_package(cards).write_to_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return len(cards)
 
 
@@ -166,11 +210,15 @@ def run_export(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.suffix.lower() != ".apkg":
         raise ValueError(f"Expected an output file ending in .apkg, got {str(path)!r}")
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         raise ValueError(f"Expected an existing folder for {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name ending in .apkg")
+    if path.exists() and not getattr(args, "force", False):
+        raise ValueError(f"{path} already exists; pass --force to replace it")
     bank = bank_from(args)
     try:
-        n = export(bank.cards, path)
+        n = export(bank.cards, path, force=True)
     except OSError as exc:
         raise ValueError(f"cannot write {path}: {exc.strerror}") from None
     print(f"wrote {n} notes from {len(bank.chapters)} chapter(s) to {path}")

@@ -19,8 +19,10 @@ Kinds and their extra fields:
 - ``numeric``: ``generator`` (a name in :data:`lossprep.quiz.numeric.GENERATORS`) and a
   ``front`` with ``{param}`` fields; optional ``tolerance`` (relative, default 0.01) and
   ``back``; graded automatically with fresh parameters each time.
-- ``cloze``: ``front`` holding one or more ``{{c1::hidden part}}`` markers (Anki's syntax),
-  optional ``back``; the reader recalls the hidden part and rates.
+- ``cloze``: ``front`` holding one or more ``{{c1::hidden part}}`` markers (Anki's syntax,
+  optionally ``{{c1::hidden part::hint}}``), optional ``back``; the reader recalls the hidden
+  part and rates. A marker ends at the first ``}}`` outside TeX braces, so a hidden formula
+  such as ``{{c1::$\\frac{e^{z_k}}{\\sum_j e^{z_j}}$}}`` is read whole.
 
 :func:`load_bank` validates every file and raises :class:`CardError` naming the file and the
 card at fault.
@@ -48,13 +50,15 @@ __all__ = [
     "card_from_dict",
     "cloze_blanks",
     "cloze_answers",
+    "cloze_spans",
+    "ClozeSpan",
 ]
 
 Kind = Literal["recall", "mcq", "numeric", "cloze"]
 KINDS: tuple[str, ...] = ("recall", "mcq", "numeric", "cloze")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SECTION_RE = re.compile(r"^[a-z0-9_-]+(?:#[a-z0-9_-]+)?$")
-CLOZE_RE = re.compile(r"\{\{c(\d+)::(.+?)(?:::(.+?))?\}\}")
+_CLOZE_OPEN = re.compile(r"\{\{c(\d+)::")
 ENV_CARDS = "LOSSPREP_CARDS"
 
 _COMMON = {"id", "kind", "section", "front", "back", "tags"}
@@ -164,20 +168,67 @@ def default_cards_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "book" / "cards"
 
 
+@dataclass(frozen=True)
+class ClozeSpan:
+    """One ``{{cN::answer::hint}}`` marker: its place in the text and its parts."""
+
+    start: int
+    end: int
+    number: int
+    answer: str
+    hint: str | None
+
+
+def cloze_spans(text: str) -> list[ClozeSpan]:
+    """The cloze markers of ``text`` in order; ``ValueError`` for a marker that never closes.
+
+    A marker closes at the first ``}}`` that is not inside TeX braces (``\\{`` and ``\\}``
+    are escaped characters, not braces), and ``::`` splits off a hint only at that level.
+    """
+    spans: list[ClozeSpan] = []
+    pos = 0
+    while (m := _CLOZE_OPEN.search(text, pos)) is not None:
+        i, depth, split = m.end(), 0, None
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if depth == 0 and text.startswith("}}", i):
+                break
+            if depth == 0 and split is None and text.startswith("::", i):
+                split = i
+                i += 2
+                continue
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            i += 1
+        else:
+            raise ValueError(f"the cloze {m.group(0)}... starting at character {m.start()} never closes with }}}}")
+        body_end = split if split is not None else i
+        hint = text[split + 2 : i] if split is not None else None
+        spans.append(ClozeSpan(m.start(), i + 2, int(m.group(1)), text[m.end() : body_end], hint))
+        pos = i + 2
+    return spans
+
+
 def cloze_answers(text: str) -> list[str]:
     """The hidden parts of a cloze text, in order."""
-    return [m.group(2) for m in CLOZE_RE.finditer(text)]
+    return [span.answer for span in cloze_spans(text)]
 
 
 def cloze_blanks(text: str, *, reveal: bool = False) -> str:
     """The cloze text with each ``{{cN::answer::hint}}`` as ``[...]`` / ``[hint]``, or revealed."""
-
-    def sub(m: re.Match[str]) -> str:
+    out: list[str] = []
+    pos = 0
+    for span in cloze_spans(text):
+        out.append(text[pos : span.start])
         if reveal:
-            return m.group(2)
-        return f"[{m.group(3)}]" if m.group(3) else "[...]"
-
-    return CLOZE_RE.sub(sub, text)
+            out.append(span.answer)
+        else:
+            out.append(f"[{span.hint}]" if span.hint else "[...]")
+        pos = span.end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _fail(where: str, card_id: str | None, msg: str) -> CardError:
@@ -265,8 +316,13 @@ def card_from_dict(d: Mapping[str, Any], *, chapter: str, where: str) -> Card:
                 cid,
                 f"field 'front' uses {', '.join(sorted(missing))}, which generator {gen!r} does not draw (it draws {', '.join(sorted(params))})",
             )
-    elif kind == "cloze" and not cloze_answers(front):
-        raise _fail(where, cid, "a cloze card needs at least one {{c1::...}} in 'front'")
+    elif kind == "cloze":
+        try:
+            spans = cloze_spans(front)
+        except ValueError as exc:
+            raise _fail(where, cid, f"field 'front': {exc}") from None
+        if not spans:
+            raise _fail(where, cid, "a cloze card needs at least one {{c1::...}} in 'front'")
     return Card(
         id=cid,
         chapter=chapter,
@@ -329,6 +385,11 @@ def load_bank(directory: Path | None = None, *, chapters: Iterable[str] | None =
     if not directory.is_dir():
         raise CardError(f"{directory}: card folder not found")
     files = {p.stem: p for p in sorted(directory.glob("*.yml"))}
+    if not files:
+        other = sorted(p.name for p in directory.glob("*.yaml"))
+        if other:
+            raise CardError(f"{directory}: card files must end in .yml; found {', '.join(other)} (rename them to .yml)")
+        raise CardError(f"{directory}: no card files (<chapter>.yml) in this folder")
     if chapters is not None:
         wanted = list(dict.fromkeys(chapters))
         unknown = [c for c in wanted if c not in files]
@@ -345,4 +406,6 @@ def load_bank(directory: Path | None = None, *, chapters: Iterable[str] | None =
                 raise _fail(str(path), c.id, f"duplicate id (also in {owner[c.id]})")
             owner[c.id] = path
             cards.append(c)
+    if not cards:
+        raise CardError(f"{directory}: the card files hold no cards ({', '.join(str(p.name) for p in files.values())})")
     return Bank(cards=tuple(cards), chapters=tuple(files), files=dict(files))

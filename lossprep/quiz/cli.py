@@ -7,13 +7,18 @@ Commands::
 
     lossprep quiz [--db PATH] [--chapter NAME] [--minutes N] [--new N]   a review session
     lossprep quiz stats [--plot FILE.png]                                retention, forecast
-    lossprep quiz export-anki FILE.apkg                                  the bank as an Anki deck
+    lossprep quiz optimize                                               fit FSRS to your history
+    lossprep quiz export-anki FILE.apkg [--force]                        the bank as an Anki deck
     lossprep quiz plan [--start DATE]                                    the day 0/3/7/14/21 plan
+
+Output to a closed pipe (``lossprep quiz plan | head -1``) ends quietly with status 141, as
+the shell's own tools do, instead of a ``BrokenPipeError`` traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["add_arguments", "run"]
@@ -33,7 +38,13 @@ def _common(p: argparse.ArgumentParser, *, sub: bool) -> None:
     p.add_argument(
         "--now",
         metavar="ISO",
-        help="pretend the time is this UTC instant, e.g. 2026-01-05T09:00:00Z (default: $LOSSPREP_QUIZ_NOW, else the clock)",
+        help="pretend the time is this instant, with its zone: 2026-01-05T09:00:00Z, 2026-01-05T10:00+01:00 or 2026-12-04Z (default: $LOSSPREP_QUIZ_NOW, else the clock)",
+        **d,
+    )
+    p.add_argument(
+        "--day-start",
+        metavar="HOUR",
+        help="local hour at which your study day starts, 0-23 (default: the hour a session last saved, else 4, as in Anki); a session remembers it",
         **d,
     )
 
@@ -42,13 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Spaced-repetition review of the course's cards, scheduled by FSRS."
     _common(parser, sub=False)
     parser.add_argument(
-        "--minutes", type=float, default=None, metavar="N", help="time box: show no new card after N minutes"
+        "--minutes", type=float, default=None, metavar="N", help="time box: show no further card after N minutes"
     )
     parser.add_argument("--new", type=int, default=10, metavar="N", help="new cards per day (default 10)")
     parser.add_argument(
         "--seed", type=int, default=None, metavar="N", help="seed for numeric cards' parameters and choice order"
     )
-    sub = parser.add_subparsers(dest="quiz_command", metavar="{stats,export-anki,plan}")
+    sub = parser.add_subparsers(dest="quiz_command", metavar="{stats,optimize,export-anki,plan}")
     st = sub.add_parser(
         "stats",
         help="retention, reviews over time, cards by state, forecast",
@@ -57,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(st, sub=True)
     st.add_argument("--days", type=int, default=14, metavar="N", help="days of history and of forecast (default 14)")
     st.add_argument("--plot", metavar="FILE.png", help="also write a matplotlib figure")
+    op = sub.add_parser(
+        "optimize",
+        help="fit the FSRS parameters to your review history (Anki's Optimize)",
+        description="Fit the 21 FSRS parameters to your own review history with fsrs's optimizer, show the log loss "
+        "before and after, and store the new parameters in the database for later sessions.",
+    )
+    _common(op, sub=True)
     ex = sub.add_parser(
         "export-anki",
         help="write the card bank as an Anki package",
@@ -64,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _common(ex, sub=True)
     ex.add_argument("file", metavar="FILE.apkg", help="output file")
+    ex.add_argument("--force", action="store_true", help="replace FILE.apkg if it exists")
     pl = sub.add_parser(
         "plan",
         help="the day 0/3/7/14/21 study plan and today's tasks",
@@ -73,11 +92,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pl.add_argument(
         "--start",
         metavar="DATE",
-        help="plan start date (YYYY-MM-DD, UTC); default: the day of your first review, else today",
+        help="plan start date (YYYY-MM-DD, a local study day; saved in the database); default: the saved one, else the day of your first review, else today",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader of our output went away (plan | head -1): stop quietly. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     import sqlite3
 
     from lossprep.quiz.cards import CardError
@@ -89,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
             from lossprep.quiz.stats import run_stats
 
             return run_stats(args)
+        if command == "optimize":
+            from lossprep.quiz.optimize import run_optimize
+
+            return run_optimize(args)
         if command == "export-anki":
             from lossprep.quiz.anki import run_export
 

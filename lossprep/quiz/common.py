@@ -1,32 +1,29 @@
-"""What every quiz command needs: the time, the bank, the store, from the parsed options."""
+"""What every quiz command needs: the clock, the bank, the store, from the parsed options.
+
+Writers (a session, ``optimize``, ``plan --start``) open the database for writing and are
+refused at once when it is read-only. Readers (``stats``, ``plan``) open it read-only and never
+create one: a database path given with ``--db`` or ``$LOSSPREP_QUIZ_DB`` that does not exist is
+an error (a typo must not look like lost history); the default path before the first session
+reads as an empty history, with a line saying so.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from lossprep.quiz.cards import Bank, load_bank
-from lossprep.quiz.store import Store, default_db_path
+from lossprep.quiz.clock import DEFAULT_DAY_START, ENV_NOW, Clock, parse_day_start, parse_now
+from lossprep.quiz.store import ENV_DB, Store, StoreMissing, default_db_path
 
-__all__ = ["ENV_NOW", "parse_now", "now_from", "bank_from", "store_from", "db_path_from"]
+__all__ = ["DAY_START_KEY", "fixed_now_from", "bank_from", "db_path_from", "store_from", "reader_from", "clock_from"]
 
-ENV_NOW = "LOSSPREP_QUIZ_NOW"
-
-
-def parse_now(text: str) -> datetime:
-    """An ISO 8601 instant with an explicit UTC offset (``Z`` or ``+00:00``), as UTC."""
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"Expected an ISO 8601 UTC time such as 2026-01-05T09:00:00Z, got {text!r}") from None
-    if when.tzinfo is None:
-        raise ValueError(f"Expected a time with a UTC offset (e.g. 2026-01-05T09:00:00Z), got naive {text!r}")
-    return when.astimezone(UTC)
+DAY_START_KEY = "day_start"
 
 
-def now_from(args: argparse.Namespace) -> datetime | None:
+def fixed_now_from(args: argparse.Namespace) -> datetime | None:
     """The fixed time of ``--now`` / ``$LOSSPREP_QUIZ_NOW``, or None for the real clock."""
     text = getattr(args, "now", None) or os.environ.get(ENV_NOW, "").strip()
     return parse_now(text) if text else None
@@ -37,10 +34,41 @@ def bank_from(args: argparse.Namespace) -> Bank:
     return load_bank(Path(cards) if cards else None, chapters=getattr(args, "chapter", None))
 
 
-def db_path_from(args: argparse.Namespace) -> Path:
+def db_path_from(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The database path and whether the reader named it (``--db`` or ``$LOSSPREP_QUIZ_DB``)."""
     db = getattr(args, "db", None)
-    return Path(db) if db else default_db_path()
+    if db:
+        return Path(db), True
+    return default_db_path(), bool(os.environ.get(ENV_DB, "").strip())
 
 
 def store_from(args: argparse.Namespace) -> Store:
-    return Store.open(db_path_from(args))
+    """The database opened for writing (created if absent); refused at once if read-only."""
+    return Store.open(db_path_from(args)[0])
+
+
+def reader_from(args: argparse.Namespace) -> tuple[Store, str | None]:
+    """The database opened read-only, and a note to print first when there is none yet.
+
+    A missing database at a path the reader named is :class:`StoreMissing`; at the default
+    path it is an empty history (nothing is created).
+    """
+    path, named = db_path_from(args)
+    try:
+        return Store.open(path, readonly=True), None
+    except StoreMissing:
+        if named:
+            raise
+        return Store.memory(), f"No reviews yet: {path} does not exist (your first `lossprep quiz` session creates it)."
+
+
+def clock_from(args: argparse.Namespace, store: Store) -> Clock:
+    """The clock: ``--now`` or the system time; the day starts at ``--day-start``, else at the
+    hour saved in the database by an earlier session, else at 4 am."""
+    given = getattr(args, "day_start", None)
+    if given is not None:
+        hour = parse_day_start(given)
+    else:
+        saved = store.get_meta(DAY_START_KEY)
+        hour = parse_day_start(saved) if saved is not None else DEFAULT_DAY_START
+    return Clock(fixed_now_from(args), hour)

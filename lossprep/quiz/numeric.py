@@ -6,6 +6,11 @@ answer). The formulas are plain :mod:`math`, so a quiz session never imports tor
 (``tests/test_quiz_cards.py``) check every generator against the course's PyTorch code
 (``torch.nn.functional`` and :mod:`lossprep.losses`) on many draws, so the two cannot drift.
 
+Each instance also carries ``steps``: the worked computation with the drawn numbers, ending
+in ``= answer`` (what the session shows after an answer). Readers type answers that
+:func:`parse_answer` reads: a finite decimal number (``0.25``, ``-1.5e-3``) or a fraction
+(``13/3``); a comma is refused, since ``4,667`` could mean 4.667 or 4667.
+
 Example::
 
     >>> import random
@@ -18,10 +23,20 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["NumericInstance", "GENERATORS", "generator", "draw", "is_close"]
+__all__ = [
+    "NumericInstance",
+    "GENERATORS",
+    "generator",
+    "draw",
+    "is_close",
+    "parse_answer",
+    "fixed_instance",
+    "fmt_number",
+]
 
 
 @dataclass(frozen=True)
@@ -30,7 +45,7 @@ class NumericInstance:
 
     params: dict[str, float | int | str]
     answer: float
-    steps: str = ""
+    steps: str = ""  # the worked computation with the drawn numbers, ending in "= answer"
 
 
 GENERATORS: dict[str, Callable[[random.Random], NumericInstance]] = {}
@@ -64,6 +79,73 @@ def is_close(given: float, answer: float, *, rel: float = 0.01, abs_tol: float =
     return math.isfinite(given) and math.isclose(given, answer, rel_tol=rel, abs_tol=abs_tol)
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_answer(text: str) -> float:
+    """A reader's answer as a finite float; ``ValueError`` saying why otherwise.
+
+    Accepted: a decimal number with a dot (``0.25``, ``-3``, ``1.5e-3``, a Unicode minus
+    too) or a fraction of two such numbers (``13/3``). Refused: ``nan`` and ``inf`` (not a
+    value you can compute by hand), commas (``4,667`` could mean 4.667 or 4667: write 4.667
+    or 4667), anything else.
+    """
+    t = text.strip().replace("\u2212", "-").replace(" ", "")
+    if not t:
+        raise ValueError("Please type a number, e.g. 0.25 or 13/3.")
+    if t.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise ValueError(f"{text.strip()} is not a finite number; type the value itself, e.g. 0.25.")
+    if "," in t:
+        raise ValueError(
+            f"{text.strip()} has a comma, which could be a decimal or a thousands separator: "
+            "write decimals with a dot (4.667) and no separators (4667)."
+        )
+    num, sep, den = t.partition("/")
+    if not _NUMBER.fullmatch(num) or (sep and not _NUMBER.fullmatch(den)):
+        raise ValueError(f"{text.strip()!r} is not a number; type e.g. 0.25, -1.5e-3 or 13/3.")
+    value = float(num) / float(den) if sep and float(den) != 0 else float(num) if not sep else math.inf
+    if not math.isfinite(value):
+        raise ValueError(f"{text.strip()} is not a finite number; type the value itself, e.g. 0.25.")
+    return value
+
+
+def fmt_number(x: float) -> str:
+    """An answer as the session prints it: 4 significant digits (``0.9943``, ``4.333``, ``88.89``)."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e5:
+        return f"{x:.6g}"
+    return f"{x:.4g}"
+
+
+def _v(x: float | int) -> str:
+    """A drawn or computed number inside a worked computation, negatives in parentheses."""
+    text = str(x) if isinstance(x, int) or x == round(x, 2) else fmt_number(x)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _sci(x: float) -> str:
+    """A large number in short scientific notation: ``2e8``, ``1.25e7``."""
+    mantissa, _, exponent = f"{x:.3g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def fixed_instance(name: str, key: str, *, tries: int = 200) -> NumericInstance:
+    """One reproducible, non-degenerate draw of generator ``name`` for ``key`` (a card id).
+
+    For places that show a numeric card once and for all (the Anki export): the draw is seeded
+    by ``key``, and draws whose answer is 0 or that have a parameter equal to 0 (log-cosh at
+    e = 0, answer 0) are skipped.
+    """
+    inst = draw(name, random.Random(key))
+    for i in range(tries):
+        numbers = [v for v in inst.params.values() if isinstance(v, (int, float))]
+        if abs(inst.answer) > 1e-9 and all(v != 0 for v in numbers):
+            return inst
+        inst = draw(name, random.Random(f"{key}:{i}"))
+    return inst
+
+
 def _r(rng: random.Random, lo: float, hi: float, nd: int = 2) -> float:
     return round(rng.uniform(lo, hi), nd)
 
@@ -86,14 +168,16 @@ def _softmax(zs: list[float]) -> list[float]:
 def bce_positive(rng: random.Random) -> NumericInstance:
     """BCE of one positive example (y = 1) predicted with probability p: -ln p."""
     p = _r(rng, 0.05, 0.95)
-    return NumericInstance({"p": p}, -math.log(p), f"-ln({p})")
+    ans = -math.log(p)
+    return NumericInstance({"p": p}, ans, f"-ln p = -ln({p}) = {fmt_number(ans)}")
 
 
 @generator("bce_negative")
 def bce_negative(rng: random.Random) -> NumericInstance:
     """BCE of one negative example (y = 0) predicted with probability p: -ln(1 - p)."""
     p = _r(rng, 0.05, 0.95)
-    return NumericInstance({"p": p}, -math.log(1.0 - p), f"-ln(1 - {p})")
+    ans = -math.log(1.0 - p)
+    return NumericInstance({"p": p}, ans, f"-ln(1 - p) = -ln(1 - {p}) = -ln({_v(1 - p)}) = {fmt_number(ans)}")
 
 
 @generator("bce_logit_grad")
@@ -101,14 +185,33 @@ def bce_logit_grad(rng: random.Random) -> NumericInstance:
     """d BCE / d z for logit z and label y: sigmoid(z) - y."""
     z = _r(rng, -3.0, 3.0, 1)
     y = rng.choice([0, 1])
-    return NumericInstance({"z": z, "y": y}, _sigmoid(z) - y, f"sigmoid({z}) - {y}")
+    s = _sigmoid(z)
+    return NumericInstance(
+        {"z": z, "y": y}, s - y, f"σ(z) - y = σ({z}) - {y} = {fmt_number(s)} - {y} = {fmt_number(s - y)}"
+    )
 
 
 @generator("bce_from_logit")
 def bce_from_logit(rng: random.Random) -> NumericInstance:
     """BCE with logits for y = 1: softplus(-z) = ln(1 + e^-z)."""
     z = _r(rng, -4.0, 4.0, 1)
-    return NumericInstance({"z": z}, math.log1p(math.exp(-z)), f"ln(1 + exp({-z}))")
+    ans = math.log1p(math.exp(-z))
+    return NumericInstance(
+        {"z": z},
+        ans,
+        f"z = {z}: ln(1 + e^(-z)) = ln(1 + e^{_v(round(-z, 1))}) = ln(1 + {fmt_number(math.exp(-z))}) = {fmt_number(ans)}",
+    )
+
+
+def _softmax_steps(zs: list[float]) -> tuple[list[float], str]:
+    ex = [math.exp(v) for v in zs]
+    total = sum(ex)
+    p = [v / total for v in ex]
+    text = (
+        f"e^z = (e^{_v(zs[0])}, e^{_v(zs[1])}, e^{_v(zs[2])}) = ({', '.join(fmt_number(v) for v in ex)}), "
+        f"sum {fmt_number(total)}"
+    )
+    return p, text
 
 
 @generator("softmax_ce")
@@ -116,8 +219,14 @@ def softmax_ce(rng: random.Random) -> NumericInstance:
     """Cross-entropy of logits (z1, z2, z3) when the true class is k: -log softmax(z)_k."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
-    p = _softmax(zs)
-    return NumericInstance({"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, -math.log(p[k]), "-log softmax(z)_k")
+    p, text = _softmax_steps(zs)
+    ans = -math.log(p[k])
+    return NumericInstance(
+        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1},
+        ans,
+        f"{text}; p_{k + 1} = {fmt_number(math.exp(zs[k]))}/{fmt_number(math.exp(zs[k]) / p[k])} = {fmt_number(p[k])}; "
+        f"-ln p_{k + 1} = {fmt_number(ans)}",
+    )
 
 
 @generator("softmax_ce_grad")
@@ -125,9 +234,12 @@ def softmax_ce_grad(rng: random.Random) -> NumericInstance:
     """d CE / d z_1 for logits (z1, z2, z3) and true class k: p_1 - [k = 1]."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
-    p = _softmax(zs)
+    p, text = _softmax_steps(zs)
+    y1 = 1 if k == 0 else 0
     return NumericInstance(
-        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, p[0] - (1.0 if k == 0 else 0.0), "p_1 - y_1"
+        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1},
+        p[0] - y1,
+        f"{text}; p_1 = {fmt_number(p[0])}; true class {k + 1} so y_1 = {y1}; p_1 - y_1 = {fmt_number(p[0] - y1)}",
     )
 
 
@@ -137,8 +249,14 @@ def gaussian_nll(rng: random.Random) -> NumericInstance:
     y = _r(rng, -2.0, 2.0, 1)
     yhat = _r(rng, -2.0, 2.0, 1)
     s = rng.choice([0.5, 1.0, 2.0])
-    ans = (y - yhat) ** 2 / (2 * s * s) + math.log(s) + 0.5 * math.log(2 * math.pi)
-    return NumericInstance({"y": y, "yhat": yhat, "sigma": s}, ans, "e^2/(2 sigma^2) + ln sigma + ln(2 pi)/2")
+    sq = (y - yhat) ** 2 / (2 * s * s)
+    ans = sq + math.log(s) + 0.5 * math.log(2 * math.pi)
+    return NumericInstance(
+        {"y": y, "yhat": yhat, "sigma": s},
+        ans,
+        f"(y - ŷ)²/(2σ²) + ln σ + ln(2π)/2 = ({y} - {_v(yhat)})²/(2·{s}²) + ln {s} + 0.9189"
+        f" = {fmt_number(sq)} + {_v(round(math.log(s), 4))} + 0.9189 = {fmt_number(ans)}",
+    )
 
 
 @generator("sample_quantile")
@@ -148,7 +266,12 @@ def sample_quantile(rng: random.Random) -> NumericInstance:
     k = rng.choice([1, 2, 3])  # q in {0.3, 0.5, 0.7} picks the 2nd, 3rd, 4th value: no ties in the argmin
     q = {1: 0.3, 2: 0.5, 3: 0.7}[k]
     ans = float(values[k])
-    return NumericInstance({"values": ", ".join(map(str, values)), "q": q}, ans, f"the {q}-quantile")
+    return NumericInstance(
+        {"values": ", ".join(map(str, values)), "q": q},
+        ans,
+        f"the {q}-quantile of {', '.join(map(str, values))}: moving c past the {('2nd', '3rd', '4th')[k - 1]} value changes the slope "
+        f"of the mean pinball loss from {k}/5 - {q} < 0 to {k + 1}/5 - {q} > 0, so c = {values[k]}",
+    )
 
 
 # --- regression (chapter "Regression losses") ---------------------------------------------
@@ -158,14 +281,26 @@ def sample_quantile(rng: random.Random) -> NumericInstance:
 def mse_three(rng: random.Random) -> NumericInstance:
     """MSE of three errors (mean of squares, as F.mse_loss)."""
     es = [rng.randint(-5, 5) for _ in range(3)]
-    return NumericInstance({"e1": es[0], "e2": es[1], "e3": es[2]}, sum(v * v for v in es) / 3, "mean of squares")
+    sq = [v * v for v in es]
+    ans = sum(sq) / 3
+    return NumericInstance(
+        {"e1": es[0], "e2": es[1], "e3": es[2]},
+        ans,
+        f"({' + '.join(f'{_v(v)}²' for v in es)})/3 = ({' + '.join(map(str, sq))})/3 = {sum(sq)}/3 = {fmt_number(ans)}",
+    )
 
 
 @generator("mae_three")
 def mae_three(rng: random.Random) -> NumericInstance:
     """MAE of three errors."""
     es = [rng.randint(-9, 9) for _ in range(3)]
-    return NumericInstance({"e1": es[0], "e2": es[1], "e3": es[2]}, sum(abs(v) for v in es) / 3, "mean of |e|")
+    ab = [abs(v) for v in es]
+    ans = sum(ab) / 3
+    return NumericInstance(
+        {"e1": es[0], "e2": es[1], "e3": es[2]},
+        ans,
+        f"({' + '.join(f'|{v}|' for v in es)})/3 = ({' + '.join(map(str, ab))})/3 = {sum(ab)}/3 = {fmt_number(ans)}",
+    )
 
 
 @generator("huber")
@@ -174,8 +309,13 @@ def huber(rng: random.Random) -> NumericInstance:
     d = rng.choice([0.5, 1.0, 2.0])
     e = _r(rng, -5.0, 5.0, 1)
     a = abs(e)
-    ans = 0.5 * e * e if a <= d else d * (a - 0.5 * d)
-    return NumericInstance({"e": e, "delta": d}, ans, "e^2/2 if |e| <= delta else delta(|e| - delta/2)")
+    if a <= d:
+        ans = 0.5 * e * e
+        steps = f"|e| = |{e}| = {a} ≤ δ = {d}: e²/2 = {_v(e)}²/2 = {fmt_number(ans)}"
+    else:
+        ans = d * (a - 0.5 * d)
+        steps = f"|e| = |{e}| = {a} > δ = {d}: δ(|e| - δ/2) = {d}·({a} - {d / 2}) = {fmt_number(ans)}"
+    return NumericInstance({"e": e, "delta": d}, ans, steps)
 
 
 @generator("smooth_l1")
@@ -184,8 +324,13 @@ def smooth_l1(rng: random.Random) -> NumericInstance:
     b = rng.choice([0.5, 1.0, 2.0])
     e = _r(rng, -5.0, 5.0, 1)
     a = abs(e)
-    ans = 0.5 * e * e / b if a < b else a - 0.5 * b
-    return NumericInstance({"e": e, "beta": b}, ans, "e^2/(2 beta) if |e| < beta else |e| - beta/2")
+    if a < b:
+        ans = 0.5 * e * e / b
+        steps = f"|e| = |{e}| = {a} < β = {b}: e²/(2β) = {_v(e)}²/(2·{b}) = {fmt_number(ans)}"
+    else:
+        ans = a - 0.5 * b
+        steps = f"|e| = |{e}| = {a} ≥ β = {b}: |e| - β/2 = {a} - {b / 2} = {fmt_number(ans)}"
+    return NumericInstance({"e": e, "beta": b}, ans, steps)
 
 
 @generator("huber_grad")
@@ -195,7 +340,13 @@ def huber_grad(rng: random.Random) -> NumericInstance:
     y = _r(rng, -4.0, 4.0, 1)
     yhat = _r(rng, -4.0, 4.0, 1)
     e = y - yhat
-    return NumericInstance({"y": y, "yhat": yhat, "delta": d}, -max(-d, min(d, e)), "-clip(e, -delta, delta)")
+    clipped = max(-d, min(d, e))
+    return NumericInstance(
+        {"y": y, "yhat": yhat, "delta": d},
+        -clipped,
+        f"e = y - ŷ = {y} - {_v(yhat)} = {_v(round(e, 2))}; clip(e, -{d}, {d}) = {_v(round(clipped, 2))}; "
+        f"d/dŷ = -clip(e) = {fmt_number(-clipped)}",
+    )
 
 
 @generator("log_cosh")
@@ -203,8 +354,13 @@ def log_cosh(rng: random.Random) -> NumericInstance:
     """log(cosh(e)) for one error, computed stably."""
     e = _r(rng, -6.0, 6.0, 1)
     a = abs(e)
+    tail = math.log1p(math.exp(-2 * a))
+    ans = a + tail - math.log(2.0)
     return NumericInstance(
-        {"e": e}, a + math.log1p(math.exp(-2 * a)) - math.log(2.0), "|e| + log(1 + e^(-2|e|)) - log 2"
+        {"e": e},
+        ans,
+        f"ln cosh({e}) = |e| + ln(1 + e^(-2|e|)) - ln 2 = {a} + ln(1 + e^{_v(round(-2 * a, 1))}) - 0.6931"
+        f" = {a} + {fmt_number(tail)} - 0.6931 = {fmt_number(ans)}",
     )
 
 
@@ -217,9 +373,13 @@ def pinball(rng: random.Random) -> NumericInstance:
     while yhat == y:
         yhat = rng.randint(0, 20)
     e = y - yhat
-    return NumericInstance(
-        {"q": q, "y": y, "yhat": yhat}, q * e if e >= 0 else (q - 1) * e, "q e if e >= 0 else (q - 1) e"
-    )
+    if e >= 0:
+        ans = q * e
+        steps = f"e = y - ŷ = {y} - {yhat} = {e} ≥ 0: q·e = {q}·{e} = {fmt_number(ans)}"
+    else:
+        ans = (q - 1) * e
+        steps = f"e = y - ŷ = {y} - {yhat} = {e} < 0: (q - 1)·e = ({q} - 1)·({e}) = {fmt_number(ans)}"
+    return NumericInstance({"q": q, "y": y, "yhat": yhat}, ans, steps)
 
 
 @generator("outlier_share")
@@ -230,10 +390,12 @@ def outlier_share(rng: random.Random) -> NumericInstance:
     a = rng.choice([20, 50, 80])  # thousands
     b = rng.choice([1_000, 2_000, 3_000])  # thousands
     reg, out = n_reg * a * a, n_out * b * b
+    ans = 100.0 * out / (reg + out)
     return NumericInstance(
         {"n_reg": n_reg, "n_out": n_out, "a": a, "b": b},
-        100.0 * out / (reg + out),
-        "100 * n_out b^2 / (n_reg a^2 + n_out b^2)",
+        ans,
+        f"outliers {n_out}·{b}² = {_sci(out)}, the others {n_reg}·{a}² = {_sci(reg)}; "
+        f"100·{_sci(out)}/({_sci(out)} + {_sci(reg)}) = {fmt_number(ans)}",
     )
 
 
@@ -242,4 +404,10 @@ def log_error(rng: random.Random) -> NumericInstance:
     """Squared log error of one prediction: (ln yhat - ln y)^2, the same for every price scale."""
     ratio = rng.choice([0.5, 0.8, 1.25, 1.5, 2.0])
     y = rng.choice([150, 400, 3_000])  # thousands
-    return NumericInstance({"y": y, "yhat": round(y * ratio, 1), "ratio": ratio}, math.log(ratio) ** 2, "ln(yhat/y)^2")
+    yhat = round(y * ratio, 1)
+    ln = math.log(ratio)
+    return NumericInstance(
+        {"y": y, "yhat": yhat, "ratio": ratio},
+        ln**2,
+        f"(ln ŷ - ln y)² = (ln({yhat}/{y}))² = (ln {ratio})² = {_v(round(ln, 4))}² = {fmt_number(ln**2)}",
+    )

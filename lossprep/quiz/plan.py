@@ -4,20 +4,22 @@ The plan is fixed checkpoints for a reader who starts the course (read, derive, 
 apply, mock interview); FSRS keeps scheduling the individual cards in between. Each
 checkpoint lists the chapters and exercises it uses, limited to those that exist in the
 repository, so the plan grows with the book; the cards' due counts and the sections of cards
-you forgot come from the quiz database.
+you forgot come from the quiz database. Days are the reader's local study days; the plan only
+reads the database (``--start`` saves the start date, and so writes).
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from lossprep.book import toc
 from lossprep.quiz.cards import Card
-from lossprep.quiz.common import bank_from, now_from, store_from
-from lossprep.quiz.scheduler import Rating
+from lossprep.quiz.clock import Clock
+from lossprep.quiz.common import bank_from, clock_from, reader_from, store_from
+from lossprep.quiz.scheduler import Rating, available_at
 from lossprep.quiz.store import Store
 
 __all__ = ["Checkpoint", "PLAN", "exercises", "checkpoint_for", "format_plan", "run_plan"]
@@ -112,7 +114,7 @@ def _lapsed_sections(store: Store, cards: list[Card]) -> list[str]:
 
 def format_plan(
     start: date,
-    now: datetime,
+    today: date,
     *,
     chapters: list[str],
     exercise_names: list[str],
@@ -120,7 +122,6 @@ def format_plan(
     unseen: int,
     lapsed: list[str],
 ) -> str:
-    today = now.date()
     day = (today - start).days
     current, nxt = checkpoint_for(start, today)
     out = [f"Study plan started {start.isoformat()}; today is day {day}.", ""]
@@ -150,34 +151,43 @@ def format_plan(
     return "\n".join(out)
 
 
+def _plan_start(store: Store, clock: Clock) -> date:
+    """The saved start date, else the local day of the first review, else today."""
+    saved = store.get_meta("plan_start")
+    if saved:
+        return date.fromisoformat(saved)
+    reviews = store.reviews()
+    return clock.day_of(reviews[0].reviewed_at) if reviews else clock.today()
+
+
 def run_plan(args: argparse.Namespace) -> int:
-    now = now_from(args) or datetime.now(UTC)
     bank = bank_from(args)
     cards = list(bank.cards)
-    with store_from(args) as store:
-        if getattr(args, "start", None):
-            try:
-                start = date.fromisoformat(args.start)
-            except ValueError:
-                raise ValueError(f"Expected --start as YYYY-MM-DD, got {args.start!r}") from None
+    note = None
+    if getattr(args, "start", None):
+        try:
+            start = date.fromisoformat(args.start)
+        except ValueError:
+            raise ValueError(f"Expected --start as YYYY-MM-DD, got {args.start!r}") from None
+        store = store_from(args)
+        with store:
             store.set_meta("plan_start", start.isoformat())
-        else:
-            saved = store.get_meta("plan_start")
-            if saved:
-                start = date.fromisoformat(saved)
-            else:
-                reviews = store.reviews()
-                start = reviews[0].reviewed_at.date() if reviews else now.date()
-                store.set_meta("plan_start", start.isoformat())
+    store, note = reader_from(args)
+    with store:
+        clock = clock_from(args, store)
+        start = _plan_start(store, clock)
+        now = clock.now()
         states = store.cards()
         ids = {c.id for c in cards}
-        due_now = sum(1 for cid, s in states.items() if cid in ids and s.due <= now)
+        due_now = sum(1 for cid, s in states.items() if cid in ids and available_at(s, clock) <= now)
         unseen = sum(1 for c in cards if c.id not in states)
         lapsed = _lapsed_sections(store, cards)
+    if note:
+        print(note)
     print(
         format_plan(
             start,
-            now,
+            clock.today(),
             chapters=toc.chapters(),
             exercise_names=exercises(),
             due_now=due_now,

@@ -5,6 +5,12 @@ chapters do. A terminal cannot run MathJax, so :func:`to_terminal` turns the sim
 cards use into Unicode (``$\\hat y_i^2$`` becomes ``ŷᵢ²``); Anki runs MathJax but wants
 ``\\(...\\)`` and ``\\[...\\]``, which :func:`to_anki` writes.
 
+The terminal form must be unambiguous: a fraction whose numerator or denominator is more
+than one symbol gets parentheses (``\\frac{a}{b c}`` is ``a/(b c)``, never ``a/b c``), and a
+fraction next to another factor is parenthesised as a whole (``(1/N) Σᵢ``). Code spans lose
+their backticks. With ``keep_together=True`` the spaces inside a formula or a code span are
+no-break spaces, so wrapping a paragraph never splits a formula across lines.
+
 Example::
 
     >>> to_terminal(r"$\\frac{1}{N}\\sum_i (y_i - \\hat y_i)^2$")
@@ -17,7 +23,9 @@ import html
 import re
 import unicodedata
 
-__all__ = ["to_terminal", "latex_to_unicode", "to_anki", "to_html"]
+__all__ = ["NBSP", "to_terminal", "latex_to_unicode", "to_anki", "to_html"]
+
+NBSP = "\u00a0"
 
 _SYMBOLS: dict[str, str] = {
     "alpha": "α",
@@ -98,6 +106,21 @@ _SYMBOLS: dict[str, str] = {
 }
 _SUP = str.maketrans("0123456789+-=()nixyTabcdeklmoprstuv", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱˣʸᵀᵃᵇᶜᵈᵉᵏˡᵐᵒᵖʳˢᵗᵘᵛ")
 _SUB = str.maketrans("0123456789+-=()aeioruvxjklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒᵣᵤᵥₓⱼₖₗₘₙₚₛₜ")
+_SCRIPT_CHARS = {chr(v) for v in (*_SUP.values(), *_SUB.values())}
+_SCRIPTS = "".join(sorted(_SCRIPT_CHARS))
+# One operand that needs no parentheses as a numerator or denominator: a number, one symbol
+# with its accents, a bracketed group, or a named function applied to one (log(x), exp(z):
+# two letters at least, since p(1 − p) is a product), each with its super- and subscripts
+# (e², e^z, e^(zₖ)).
+_ATOM = re.compile(
+    rf"(?:\d+(?:\.\d+)?|[^\W\d_][\u0300-\u036f]*|[^\W\d_]{{2,}}\([^()]*\)|√?\([^()]*\))"
+    rf"(?:[{_SCRIPTS}]|[\^_](?:\([^()]*\)|[^\s()]))*"
+)
+# Neighbours next to which a fraction needs no parentheses of its own (operators, relations,
+# separators, and the opening / closing bracket on the matching side).
+_FREE_LEFT = set("+−-=<>≤≥≠≈→⇒↦∈±∝,;:|([{")
+_FREE_RIGHT = set("+−-=<>≤≥≠≈→⇒↦∈±∝,;:|)]}.")
+_FRAC = "\x00"
 _HAT = "\u0302"
 _BAR = "\u0304"
 _TILDE = "\u0303"
@@ -141,6 +164,7 @@ def _accent(arg: str, mark: str) -> str:
 def latex_to_unicode(tex: str) -> str:
     """Convert one LaTeX formula (no ``$``) to Unicode text; unknown commands lose their backslash."""
     out: list[str] = []
+    fracs: list[str] = []
     i = 0
     s = tex
     while i < len(s):
@@ -154,9 +178,10 @@ def latex_to_unicode(tex: str) -> str:
                 num, i = _group(s, i)
                 den, i = _group(s, i)
                 n, d = latex_to_unicode(num), latex_to_unicode(den)
-                n = n if len(n) == 1 or n.isalnum() else f"({n})"
-                d = d if len(d) == 1 or d.isalnum() else f"({d})"
-                out.append(f"{n}/{d}")
+                n = n if _ATOM.fullmatch(n) else f"({n})"
+                d = d if _ATOM.fullmatch(d.removeprefix("−")) and not d.startswith("−") else f"({d})"
+                fracs.append(f"{n}/{d}")
+                out.append(f"{_FRAC}{len(fracs) - 1}{_FRAC}")
                 if i < len(s) and (s[i].isalnum() or s[i] == "\\"):
                     out.append(" ")
             elif name == "sqrt":
@@ -216,7 +241,24 @@ def latex_to_unicode(tex: str) -> str:
             out.append(c)
             i += 1
     text = unicodedata.normalize("NFC", "".join(out))
-    return re.sub(r"(?<=\S) {2,}(?=\S)", " ", text).strip() if "quad" not in tex else text.strip()
+    text = re.sub(r"(?<=\S) {2,}(?=\S)", " ", text).strip() if "quad" not in tex else text.strip()
+    return _place_fractions(text, fracs) if fracs else text
+
+
+def _place_fractions(text: str, fracs: list[str]) -> str:
+    """Put each fraction back, in parentheses when a neighbour would bind to it (``(1/2) e²``,
+    ``(a/b)²``) and bare between operators or at the ends (``a/b + c``)."""
+    parts = re.split(f"{_FRAC}(\\d+){_FRAC}", text)
+    texts, which = parts[0::2], [int(k) for k in parts[1::2]]
+    out = [texts[0]]
+    for k, idx in enumerate(which):
+        # neighbours, with every other fraction standing as one operand "F"
+        left = "F".join(texts[: k + 1]).rstrip()[-1:]
+        right = "F".join(texts[k + 1 :]).lstrip()[:1]
+        free = (not left or left in _FREE_LEFT) and (not right or right in _FREE_RIGHT)
+        out.append(fracs[idx] if free else f"({fracs[idx]})")
+        out.append(texts[k + 1])
+    return "".join(out)
 
 
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
@@ -228,9 +270,25 @@ def _text_html(text: str, quote: bool = True) -> str:
     return _CODE.sub(lambda m: "<code>" + m.group(1) + "</code>", html.escape(text, quote=quote))
 
 
-def to_terminal(text: str) -> str:
-    """Replace every ``$...$`` and ``$$...$$`` formula in ``text`` with its Unicode rendering."""
-    return _MATH.sub(lambda m: latex_to_unicode(m.group(1) if m.group(1) is not None else m.group(2)), text)
+def to_terminal(text: str, *, keep_together: bool = False) -> str:
+    """Replace every ``$...$`` and ``$$...$$`` formula in ``text`` with its Unicode rendering and
+    every code span with its bare text; with ``keep_together``, their spaces become no-break
+    spaces so that a line wrapper never splits one."""
+
+    def glue(part: str) -> str:
+        return part.replace(" ", NBSP) if keep_together else part
+
+    def formula(m: re.Match[str]) -> str:
+        return glue(latex_to_unicode(m.group(1) if m.group(1) is not None else m.group(2)))
+
+    parts: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        parts.append(_CODE.sub(lambda c: glue(c.group(1)), text[pos : m.start()]))
+        parts.append(formula(m))
+        pos = m.end()
+    parts.append(_CODE.sub(lambda c: glue(c.group(1)), text[pos:]))
+    return "".join(parts)
 
 
 def to_anki(text: str) -> str:
@@ -254,8 +312,8 @@ def to_anki(text: str) -> str:
 
 def _anki_math(tex: str) -> str:
     tex = html.escape(tex, quote=False)
-    # "}}" inside a formula would close a cloze deletion early.
-    return re.sub(r"\}\}(?!\})", "} }", tex) if "{{c" not in tex else tex
+    # "}}" inside a formula would close a cloze deletion early ("}}}" too: every pair is split).
+    return re.sub(r"\}(?=\})", "} ", tex) if "{{c" not in tex else tex
 
 
 def to_html(text: str) -> str:

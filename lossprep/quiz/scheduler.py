@@ -19,9 +19,14 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fsrs import Card, Rating, ReviewLog, Scheduler, State
+
+if TYPE_CHECKING:
+    from lossprep.quiz.clock import Clock
 
 __all__ = [
     "Card",
@@ -29,7 +34,11 @@ __all__ = [
     "ReviewLog",
     "State",
     "SCHEDULER",
+    "DESIRED_RETENTION",
+    "LEARN_AHEAD",
     "make_scheduler",
+    "preview",
+    "available_at",
     "fsrs_id",
     "new_card",
     "review",
@@ -38,9 +47,19 @@ __all__ = [
 ]
 
 
-def make_scheduler() -> Scheduler:
-    """The course's FSRS scheduler: default parameters, 90% desired retention, no fuzz."""
-    return Scheduler(desired_retention=0.9, enable_fuzzing=False)
+DESIRED_RETENTION = 0.9
+LEARN_AHEAD = timedelta(minutes=20)
+"""Anki's learn-ahead limit: when nothing else is left, learning cards due within this long are
+shown early rather than making the reader wait for them."""
+
+
+def make_scheduler(parameters: Sequence[float] | None = None) -> Scheduler:
+    """The course's FSRS scheduler: ``fsrs``'s default parameters unless the reader's own (from
+    ``lossprep quiz optimize``) are given; 90% desired retention; learning steps 1 and 10
+    minutes, relearning step 10 minutes (``fsrs``'s defaults, Anki's too); no fuzz."""
+    if parameters is None:
+        return Scheduler(desired_retention=DESIRED_RETENTION, enable_fuzzing=False)
+    return Scheduler(parameters=tuple(parameters), desired_retention=DESIRED_RETENTION, enable_fuzzing=False)
 
 
 SCHEDULER: Scheduler = make_scheduler()
@@ -68,6 +87,21 @@ def review(
 ) -> tuple[Card, ReviewLog]:
     """Review ``card`` at ``now`` with ``rating``: returns the new card and its log (pure)."""
     return scheduler.review_card(card, Rating(rating), require_utc(now), duration_ms)
+
+
+def preview(card: Card, now: datetime, *, scheduler: Scheduler = SCHEDULER) -> dict[Rating, timedelta]:
+    """What each rating would schedule for ``card`` reviewed at ``now``: rating -> interval."""
+    now = require_utc(now)
+    return {r: scheduler.review_card(card, r, now)[0].due - now for r in Rating}
+
+
+def available_at(card: Card, clock: Clock) -> datetime:
+    """When a reviewed card can be studied: a card in its (re)learning steps at its due minute;
+    a review card from the start of its due day (the reader's local day, from the day-start
+    hour), as in Anki, whose review intervals are whole days."""
+    if card.state == State.Review:
+        return clock.day_begins(clock.day_of(card.due))
+    return card.due
 
 
 def retrievability(card: Card, now: datetime, *, scheduler: Scheduler = SCHEDULER) -> float:

@@ -2,19 +2,24 @@
 
 :func:`compute_stats` is pure (store and bank in, :class:`Stats` out); :func:`format_stats`
 prints it for a terminal and :func:`plot_stats` draws it with matplotlib, which is imported
-only there.
+only there. Days are the reader's local study days (:class:`~lossprep.quiz.clock.Clock`); the
+database is opened read-only and never created; ``--plot``'s folder is checked before anything
+is printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import os
+import shutil
+import textwrap
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from lossprep.quiz.cards import Card
-from lossprep.quiz.common import bank_from, now_from, store_from
+from lossprep.quiz.clock import Clock
+from lossprep.quiz.common import bank_from, clock_from, reader_from
 from lossprep.quiz.scheduler import Rating, State, retrievability
 from lossprep.quiz.store import Store
 
@@ -35,6 +40,7 @@ class DayStats:
 @dataclass(frozen=True)
 class Stats:
     now: datetime
+    clock: Clock
     history: tuple[DayStats, ...]  # the last ``days`` days, oldest first, today last
     by_state: dict[str, int]  # New, Learning, Review, Relearning
     forecast: tuple[tuple[date, int], ...]  # due per day from today (overdue counted today)
@@ -43,12 +49,14 @@ class Stats:
     mean_retrievability: float | None  # FSRS's predicted recall now, over reviewed cards
 
 
-def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int = 14) -> Stats:
-    """Summarise the store for the cards of ``cards`` (reviews of other cards are ignored)."""
+def compute_stats(store: Store, cards: list[Card], clock: Clock, *, days: int = 14) -> Stats:
+    """Summarise the store for the cards of ``cards`` (reviews of other cards are ignored), by
+    the reader's local days."""
     if days < 1:
         raise ValueError(f"Expected days >= 1, got {days}")
+    now = clock.now()
     ids = {c.id for c in cards}
-    today = now.astimezone(UTC).date()
+    today = clock.day_of(now)
     first = today - timedelta(days=days - 1)
     counts: dict[date, list[int]] = {first + timedelta(days=i): [0, 0] for i in range(days)}
     total = 0
@@ -56,7 +64,7 @@ def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int =
         if r.card_id not in ids:
             continue
         total += 1
-        d = r.reviewed_at.date()
+        d = clock.day_of(r.reviewed_at)
         if d in counts:
             counts[d][0] += 1
             counts[d][1] += int(r.rating >= Rating.Hard)
@@ -67,7 +75,7 @@ def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int =
         by_state[State(c.state).name] += 1
     forecast_counts = {today + timedelta(days=i): 0 for i in range(days)}
     for c in states.values():
-        d = max(c.due.date(), today)
+        d = max(clock.day_of(c.due), today)
         if d in forecast_counts:
             forecast_counts[d] += 1
     n = sum(h.reviews for h in history)
@@ -75,6 +83,7 @@ def compute_stats(store: Store, cards: list[Card], now: datetime, *, days: int =
     rs = [retrievability(c, now) for c in states.values()]
     return Stats(
         now,
+        clock,
         history,
         by_state,
         tuple(forecast_counts.items()),
@@ -88,19 +97,20 @@ def _bar(n: int, top: int, width: int = 30) -> str:
     return "█" * (round(width * n / top) if top else 0)
 
 
-def format_stats(s: Stats) -> str:
-    """The stats as terminal text."""
-    out = [f"Quiz statistics at {s.now.strftime('%Y-%m-%d %H:%M')} UTC", ""]
+def format_stats(s: Stats, width: int = 100) -> str:
+    """The stats as terminal text; sentences wrap at ``width`` columns, tables keep theirs."""
+    out = [*textwrap.wrap(f"Quiz statistics at {s.clock.fmt(s.now)} (days start at {s.clock.day_start}:00)", width), ""]
     out.append("Cards by state")
     for name, n in s.by_state.items():
         out.append(f"  {name:<11}{n:>5}")
     out.append("")
     ret = f"{s.retention:.0%}" if s.retention is not None else "n/a"
     pr = f"{s.mean_retrievability:.0%}" if s.mean_retrievability is not None else "n/a"
-    out.append(
-        f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)"
+    out += textwrap.wrap(
+        f"Reviews: {s.total_reviews} in all; retention over the last {len(s.history)} days: {ret} (rated Hard or better)",
+        width,
     )
-    out.append(f"FSRS predicted recall now, mean over reviewed cards: {pr}")
+    out += textwrap.wrap(f"FSRS predicted recall now, mean over reviewed cards: {pr}", width)
     out.append("")
     out.append("Reviews per day (retention)")
     top = max((h.reviews for h in s.history), default=0)
@@ -140,26 +150,39 @@ def plot_stats(s: Stats, path: Path) -> Path:
     axes[1].tick_params(axis="x", rotation=60)
     axes[2].bar(list(s.by_state), list(s.by_state.values()), color="tab:purple")
     axes[2].set_title("Cards by state")
-    fig.suptitle(f"lossprep quiz, {s.now.strftime('%Y-%m-%d')}")
+    fig.suptitle(f"lossprep quiz, {s.clock.day_of(s.now).isoformat()}")
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
+def check_plot_path(text: str) -> Path:
+    """The ``--plot`` file, checked before anything is computed or printed."""
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"Expected --plot FILE.png, got {text!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {text}: the folder {folder} does not exist")
+    if path.is_dir() or not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"cannot write {text}: permission denied")
+    return path
+
+
 def run_stats(args: argparse.Namespace) -> int:
-    now = now_from(args) or datetime.now(UTC)
+    plot = check_plot_path(args.plot) if getattr(args, "plot", None) else None
     bank = bank_from(args)
-    if getattr(args, "plot", None) and not str(args.plot).lower().endswith(".png"):
-        raise ValueError(f"Expected --plot FILE.png, got {args.plot!r}")
-    with store_from(args) as store:
-        s = compute_stats(store, list(bank.cards), now, days=args.days)
-    print(format_stats(s))
-    if getattr(args, "plot", None):
+    store, note = reader_from(args)
+    with store:
+        s = compute_stats(store, list(bank.cards), clock_from(args, store), days=args.days)
+    if note:
+        print(note)
+    print(format_stats(s, width=min(100, max(40, shutil.get_terminal_size((100, 24)).columns - 1))))
+    if plot is not None:
         try:
-            path = plot_stats(s, Path(args.plot))
+            path = plot_stats(s, plot)
         except OSError as exc:
-            print(f"lossprep quiz: cannot write {args.plot}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise ValueError(f"cannot write {plot}: {exc.strerror}") from None
         print(f"\nfigure written to {path}")
     return 0
