@@ -95,12 +95,18 @@ SCRIPT = """<script>
 })();
 </script>"""
 
+# Colours for the book's light and dark modes (pydata-sphinx-theme sets html[data-theme]), each
+# at least 4.5:1 against the page (WCAG AA; tests/test_browser.py measures them): green and red
+# on white, lighter green and red on the dark theme's near-black; the explanation in the
+# theme's muted text colour (7.4:1 light, 7.9:1 dark).
 STYLE = """<style>
-.lossprep-selfcheck .lpq { border-left: 3px solid #ccc; padding: 0.3em 0.8em; margin: 0.8em 0; }
+.lossprep-selfcheck { --lpq-right: #1a7f37; --lpq-wrong: #b3261e; --lpq-muted: var(--pst-color-text-muted, #48566b); }
+html[data-theme="dark"] .lossprep-selfcheck { --lpq-right: #56d364; --lpq-wrong: #ff8a80; }
+.lossprep-selfcheck .lpq { border-left: 3px solid var(--pst-color-border, #ccc); padding: 0.3em 0.8em; margin: 0.8em 0; }
 .lossprep-selfcheck .lpq-choice { display: block; margin: 0.15em 0; cursor: pointer; }
-.lossprep-selfcheck .lpq-right { color: #1a7f37; font-weight: 600; }
-.lossprep-selfcheck .lpq-wrong { color: #b3261e; font-weight: 600; }
-.lossprep-selfcheck .lpq-explain { color: #555; margin-top: 0.3em; }
+.lossprep-selfcheck .lpq-right { color: var(--lpq-right); font-weight: 600; }
+.lossprep-selfcheck .lpq-wrong { color: var(--lpq-wrong); font-weight: 600; }
+.lossprep-selfcheck .lpq-explain { color: var(--lpq-muted); margin-top: 0.3em; }
 .lossprep-selfcheck input[type=text] { width: 8em; }
 </style>"""
 
