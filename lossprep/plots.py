@@ -261,9 +261,7 @@ def figure_bundle(fig: Figure) -> dict[str, dict]:
         with narrow_layout(fig):
             renderings["narrow"] = svg(fig)
             problems["narrow"] = outside_canvas(fig)
-    for name, sides in problems.items():
-        if sides:
-            warnings.warn(
-                f"the {name} rendering of a figure is cut off at its {' and '.join(sides)} edge", stacklevel=2
-            )
+    cut = [f"the {name} rendering at its {' and '.join(sides)} edge" for name, sides in problems.items() if sides]
+    if cut:
+        warnings.warn(f"a figure is cut off: {'; '.join(cut)}", stacklevel=2)
     return {FIGURE_MIME: {**renderings, "min_font_pt": smallest_font(fig)}}
