@@ -891,6 +891,35 @@ def test_selfcheck_text_is_readable_in_light_and_dark_mode(site: Site, name: str
         context.close()
 
 
+MIN_TARGET_PX = 24  # WCAG 2.2 target size (minimum), in CSS px
+
+
+@pytest.mark.parametrize("name", SELFCHECK_PAGES)
+def test_phone_selfcheck_controls_are_finger_sized(site: Site, name: str) -> None:
+    with phone_page(site) as (page, errors):
+        page.goto(site.server.url(name), wait_until="load")
+        sizes = page.evaluate(
+            "(sel) => [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect();"
+            " return {what: e.className || e.tagName, w: r.width, h: r.height}; })",
+            f"{SELFCHECK} .lpq-check, {SELFCHECK} .lpq-choice, {SELFCHECK} input[type=text]",
+        )
+        assert sizes, f"{name}: no self-check controls"
+        small = [s for s in sizes if min(s["w"], s["h"]) < MIN_TARGET_PX]
+        assert small == [], f"{name}: self-check controls smaller than {MIN_TARGET_PX} px at {PHONE_WIDTH}px: {small}"
+        # a tap anywhere on a choice's text picks it
+        question = page.locator(f"{SELFCHECK} .lpq[data-kind=mcq]").first
+        choice = question.locator(".lpq-choice").last
+        choice.scroll_into_view_if_needed()
+        box = choice.bounding_box()
+        assert box is not None
+        page.touchscreen.tap(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+        assert choice.locator("input").is_checked(), f"{name}: tapping a choice's text does not pick it"
+        question.locator(".lpq-check").tap()
+        result = question.locator(".lpq-result").inner_text()
+        assert result == "Correct." or result.startswith("Not quite"), f"{name}: tapping Check gave {result!r}"
+    assert errors == [], f"{name}: console errors: {errors}"
+
+
 # --------------------------------------------------------------------------- search
 
 # Text that is TeX, not prose: a command, a math delimiter or a dollar sign.
