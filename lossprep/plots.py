@@ -240,10 +240,12 @@ def smallest_font(fig: Figure) -> float:
     return float(min(sizes, default=0.0))
 
 
-def outside_canvas(fig: Figure, tolerance: float = 1.0) -> list[str]:
-    """Which sides of the drawn figure reach more than ``tolerance`` pixels past its canvas,
-    where the image would cut them off: a subset of ``["left", "bottom", "right", "top"]``."""
-    fig.draw_without_rendering()
+def outside_canvas(fig: Figure, tolerance: float = 1.0, *, drawn: bool = False) -> list[str]:
+    """Which sides of the figure reach more than ``tolerance`` pixels past its canvas, where the
+    image would cut them off: a subset of ``["left", "bottom", "right", "top"]``. The figure is
+    laid out first unless ``drawn`` says it was just drawn at its present size."""
+    if not drawn:
+        fig.draw_without_rendering()
     box = fig.get_tightbbox().transformed(fig.dpi_scale_trans)
     width, height = fig.bbox.width, fig.bbox.height
     past = [-box.x0, -box.y0, box.x1 - width, box.y1 - height]
@@ -256,11 +258,11 @@ def figure_bundle(fig: Figure) -> dict[str, dict]:
     size of its smallest text. Warns (the book build fails on it) when text or a panel of
     either rendering would be cut off at the canvas edge."""
     renderings: dict[str, str | None] = {"wide": svg(fig), "narrow": None}
-    problems = {"wide": outside_canvas(fig)}
+    problems = {"wide": outside_canvas(fig, drawn=True)}
     if fig.get_figwidth() > NARROW_WIDTH * 1.05:
         with narrow_layout(fig):
             renderings["narrow"] = svg(fig)
-            problems["narrow"] = outside_canvas(fig)
+            problems["narrow"] = outside_canvas(fig, drawn=True)
     cut = [f"the {name} rendering at its {' and '.join(sides)} edge" for name, sides in problems.items() if sides]
     if cut:
         warnings.warn(f"a figure is cut off: {'; '.join(cut)}", stacklevel=2)
