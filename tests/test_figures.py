@@ -9,59 +9,55 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from lossprep import plots
 from lossprep.book import figures
 
-NOTEBOOK = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# Figures
-
-```{code-cell} ipython3
+SETUP = """\
 import matplotlib.pyplot as plt
 import numpy as np
 
 from lossprep import plots
 
 plots.apply_style()
-```
+"""
 
-```{code-cell} ipython3
----
-mystnb:
-  figure:
-    caption: A loss and its gradient.
-    name: fig-two-panels
-  image:
-    alt: Two panels side by side.
----
+TWO_PANELS = """\
 x = np.linspace(-2, 2, 101)
 plots.loss_and_gradient(x, {"MSE": x**2}, {"MSE": 2 * x}, xlabel="e")
 plt.show()
-```
+"""
 
-```{code-cell} ipython3
----
-mystnb:
-  image:
-    alt: One small panel.
----
+ONE_SMALL_PANEL = """\
 fig, ax = plt.subplots(figsize=(4.0, 3.0))
 ax.plot([0, 1], [1, 0])
 plt.show()
-```
 """
+
+
+def notebook() -> nbformat.NotebookNode:
+    """A chapter in miniature: the setup cell, a two-panel figure with a caption and alt text,
+    and a figure already narrower than a phone's rendering."""
+    cell = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Figures"),
+        cell(SETUP),
+        cell(
+            TWO_PANELS,
+            metadata={
+                "mystnb": {
+                    "figure": {"caption": "A loss and its gradient.", "name": "fig-two-panels"},
+                    "image": {"alt": "Two panels side by side."},
+                }
+            },
+        ),
+        cell(ONE_SMALL_PANEL, metadata={"mystnb": {"image": {"alt": "One small panel."}}}),
+    ]
+    return nb
 
 
 def test_the_mime_type_is_the_same_on_both_sides() -> None:
@@ -80,7 +76,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "nb_execution_raise_on_error = True\n"
         "nb_output_stderr = 'warn'\n"  # a warning from figure_bundle (a cut-off figure) fails -W
     )
-    (src / "index.md").write_text(NOTEBOOK)
+    nbformat.write(notebook(), src / "index.ipynb")
     # the kernel must draw with matplotlib's inline backend (conftest sets Agg for the tests)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(src), str(tmp / "html")]
