@@ -32,6 +32,7 @@ __all__ = [
     "COLORS",
     "FIGURE_MIME",
     "NARROW_WIDTH",
+    "NARROW_ROW_HEIGHT",
     "apply_style",
     "loss_and_gradient",
     "bars",
@@ -75,6 +76,10 @@ NARROW_WIDTH = 4.8
 """Width in inches of a figure's phone rendering. On a 390 px phone the text column is 358 CSS
 px, so the style's smallest text (10 pt; 1 pt = 4/3 CSS px) shows at
 10 * 4/3 * 358 / (4.8 * 96) = 10.4 px; ``tests/test_browser.py`` measures it."""
+
+NARROW_ROW_HEIGHT = 3.1
+"""Tallest a row of panels may be in the phone rendering, in inches (a phone shows a 4.8 x 3.1
+inch panel about 358 x 231 CSS px: stacking two panels costs a phone reader little scrolling)."""
 
 
 def apply_style() -> None:
@@ -196,7 +201,7 @@ def narrow_layout(fig: Figure, width: float = NARROW_WIDTH) -> Iterator[Figure]:
     The figure becomes ``width`` inches wide. When its subplots sit side by side (one grid with
     more than one column) they are stacked into one column in reading order, and tick labels
     hidden only because an axis is shared are shown again. Each row keeps its height, at most
-    0.8 ``width``. A figure whose axes are not one grid keeps its height.
+    :data:`NARROW_ROW_HEIGHT`. A figure whose axes are not one grid keeps its height.
     """
     size = fig.get_size_inches().copy()
     grid = _grid_axes(fig)
@@ -218,7 +223,7 @@ def narrow_layout(fig: Figure, width: float = NARROW_WIDTH) -> Iterator[Figure]:
                         axis.set_tick_params(which="both", **{key: True})
                         undo.append(lambda axis=axis, key=key: axis.set_tick_params(which="both", **{key: False}))
         if nrows:
-            height = min(size[1] / nrows, 0.8 * width) * (len(grid) if ncols > 1 else nrows)
+            height = min(size[1] / nrows, NARROW_ROW_HEIGHT) * (len(grid) if ncols > 1 else nrows)
         fig.set_size_inches(width, height)
         yield fig
     finally:

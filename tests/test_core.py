@@ -109,7 +109,7 @@ def test_narrow_layout_stacks_side_by_side_panels_then_restores_them(styled) -> 
     before = [ax.get_position().bounds for ax in fig.axes]
     with plots.narrow_layout(fig):
         fig.draw_without_rendering()
-        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 2 * 3.6])
+        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 2 * plots.NARROW_ROW_HEIGHT])
         top, bottom = (ax.get_position() for ax in fig.axes)
         assert top.y0 > bottom.y1, "the loss panel is not above the gradient panel"
         assert abs(top.x0 - bottom.x0) < 0.05 and top.width > 0.7, "the panels do not share the column"
@@ -127,10 +127,10 @@ def test_narrow_layout_shows_tick_labels_a_shared_axis_hid(styled) -> None:
 
 
 def test_narrow_layout_keeps_rows_of_one_column(styled) -> None:
-    fig, axes = plt.subplots(3, 1, figsize=(8.0, 9.0))
+    fig, axes = plt.subplots(3, 1, figsize=(8.0, 7.5))
     with plots.narrow_layout(fig):
         fig.draw_without_rendering()
-        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 9.0])
+        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 7.5])
         assert [ax.get_subplotspec().rowspan.start for ax in axes] == [0, 1, 2]
 
 
@@ -138,7 +138,7 @@ def test_figure_bundle_holds_both_renderings_as_svg(styled) -> None:
     fig = two_panels()
     bundle = plots.figure_bundle(fig)[plots.FIGURE_MIME]
     assert 'width="648pt" height="259.2pt"' in bundle["wide"]
-    assert f'width="{plots.NARROW_WIDTH * 72:g}pt" height="{2 * 3.6 * 72:g}pt"' in bundle["narrow"]
+    assert f'width="{plots.NARROW_WIDTH * 72:g}pt" height="{2 * plots.NARROW_ROW_HEIGHT * 72:g}pt"' in bundle["narrow"]
     # text drawn as glyph outlines: it looks the same on every machine and needs no font
     assert "<text" not in bundle["wide"] and "<path" in bundle["wide"]
     assert bundle["min_font_pt"] == plots.STYLE["legend.fontsize"]
