@@ -98,7 +98,7 @@ SCRIPT = """<script>
 # Colours for the book's light and dark modes (pydata-sphinx-theme sets html[data-theme]), each
 # at least 4.5:1 against the page (WCAG AA; tests/test_browser.py measures them): green and red
 # on white, lighter green and red on the dark theme's near-black; the explanation in the
-# theme's muted text colour (7.4:1 light, 7.9:1 dark). Controls are in the theme's colours and
+# theme's muted text colour (7.4:1 in both). Controls are in the theme's colours and
 # at least 2em tall, a finger's target on a phone (tests/test_browser.py measures that too).
 STYLE = """<style>
 .lossprep-selfcheck { --lpq-right: #1a7f37; --lpq-wrong: #b3261e; --lpq-muted: var(--pst-color-text-muted, #48566b); }
