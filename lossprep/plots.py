@@ -73,9 +73,9 @@ FIGURE_MIME = "application/vnd.lossprep.figure+json"
 figure is narrow already) and ``min_font_pt`` (the smallest text in the figure)."""
 
 NARROW_WIDTH = 4.8
-"""Width in inches of a figure's phone rendering. On a 390 px phone the text column is 358 CSS
-px, so the style's smallest text (10 pt; 1 pt = 4/3 CSS px) shows at
-10 * 4/3 * 358 / (4.8 * 96) = 10.4 px; ``tests/test_browser.py`` measures it."""
+"""Width in inches of a figure's phone rendering. On a 390 px phone the book shows a figure
+342 CSS px wide, so the style's smallest text (10 pt; 1 pt = 4/3 CSS px) shows at
+10 * 4/3 * 342 / (4.8 * 96) = 9.9 px; ``tests/test_browser.py`` measures it."""
 
 NARROW_ROW_HEIGHT = 3.1
 """Tallest a row of panels may be in the phone rendering, in inches (a phone shows a 4.8 x 3.1

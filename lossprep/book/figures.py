@@ -22,9 +22,10 @@ Two halves, both needed:
 - this module as a Sphinx extension (``_config.yml``, ``sphinx.extra_extensions``): the
   ``<picture>`` HTML for the node.
 
-Why 640 px: below it the text column of the book's theme is at most 608 px wide, where a
-9-inch figure's 10 pt text would shrink under 9 CSS px; the phone rendering (4.8 inches) keeps
-it at 9.5 px or more down to a 360 px phone.
+Why 640 px: on wider screens the book's theme gives a figure at least 593 CSS px (measured at
+641 and 1200 px), where a 9-inch figure's 10 pt text shows at 9.2 px or more; on a 615 px screen
+it would fall under 9 px. The phone rendering (4.8 inches) shows it at 9.9 px on a 390 px phone
+and 9.0 px on a 360 px one (7.9 px on a 320 px one, the smallest phones).
 """
 
 from __future__ import annotations
