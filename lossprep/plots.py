@@ -79,7 +79,7 @@ NARROW_WIDTH = 4.8
 
 NARROW_ROW_HEIGHT = 3.1
 """Tallest a row of panels may be in the phone rendering, in inches (a phone shows a 4.8 x 3.1
-inch panel about 358 x 231 CSS px: stacking two panels costs a phone reader little scrolling)."""
+inch panel 342 x 221 CSS px: stacking two panels costs a phone reader little scrolling)."""
 
 
 def apply_style() -> None:
