@@ -25,6 +25,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -137,6 +138,7 @@ class Visit:
     images: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     overflow: dict[int, dict[str, Any]] = field(default_factory=dict)
+    figures: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     toggles: list[dict[str, Any]] = field(default_factory=list)
     selfcheck: dict[str, Any] | None = None
     error: str | None = None
@@ -213,6 +215,48 @@ JS_OVERFLOW = """() => {
     .filter(e => e.getBoundingClientRect().right > limit && !scrolls(e))
     .map(e => (e.getAttribute('alt') || e.tagName + ': ' + e.textContent).slice(0, 80));
   return {scroll_width: doc.scrollWidth, client_width: doc.clientWidth, wide_figures: wide};
+}"""
+
+# Every image in the article's figures and cell outputs as shown at the current width, once
+# the rendering the width picks (a <picture> source) has loaded: its natural and displayed
+# size, where it sits, any box that clips it (overflow other than visible, narrower than the
+# image), and the smallest text in it as lossprep.plots measured it (data-min-font-pt).
+JS_FIGURES = """async () => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('article');
+  if (!article) return [];
+  const imgs = [...article.querySelectorAll('figure img, .cell_output img')];
+  for (const img of imgs) {
+    img.loading = 'eager';
+    if (!img.complete || !img.naturalWidth) {
+      await new Promise(resolve => { img.addEventListener('load', resolve, {once: true}); img.addEventListener('error', resolve, {once: true}); setTimeout(resolve, 5000); });
+    }
+  }
+  const column = article.getBoundingClientRect().width - parseFloat(getComputedStyle(article).paddingLeft) - parseFloat(getComputedStyle(article).paddingRight);
+  return imgs.map(img => {
+    const r = img.getBoundingClientRect();
+    const clipped = [];
+    for (let a = img.parentElement; a && a !== document.body; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.overflowX !== 'visible' || cs.overflowY !== 'visible') {
+        const b = a.getBoundingClientRect();
+        if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1) {
+          clipped.push(a.tagName.toLowerCase() + '.' + [...a.classList].join('.'));
+        }
+      }
+    }
+    const picture = img.closest('picture');
+    return {
+      alt: (img.getAttribute('alt') || img.currentSrc).slice(0, 60),
+      src: img.currentSrc.split('/').pop(),
+      natural: [img.naturalWidth, img.naturalHeight],
+      shown: [r.width, r.height],
+      left: r.left, right: r.right,
+      viewport: document.documentElement.clientWidth,
+      column: column,
+      clipped: clipped,
+      min_font_pt: picture && picture.dataset.minFontPt ? parseFloat(picture.dataset.minFontPt) : null,
+    };
+  });
 }"""
 
 # Open every closed <details> toggle in the article (sphinx-design dropdowns, hidden code
@@ -328,6 +372,7 @@ class Site:
             for width in (WIDE_WIDTH, PHONE_WIDTH):
                 page.set_viewport_size({"width": width, "height": 900})
                 page.wait_for_timeout(200)
+                visit.figures[width] = page.evaluate(JS_FIGURES)
                 visit.overflow[width] = page.evaluate(JS_OVERFLOW)
                 out = SCREENSHOTS / f"{width}px" / f"{stem}.png"
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -587,3 +632,358 @@ def test_book_reads_from_files_without_a_server(site: Site) -> None:
     finally:
         context.close()
     assert problems == [], f"opened from file://: {problems}"
+
+
+# --------------------------------------------------------------------------- figures
+
+MIN_FIGURE_TEXT_PX = 9.0
+"""The smallest text a figure may show, in CSS px, at a phone's width and a wide screen's.
+
+The rule, measurable in the page: the book's figures are SVG sized in points, so at its natural
+size a figure's text of ``s`` pt is ``s * 4/3`` CSS px, and the browser scales it by displayed
+width / natural width. ``lossprep.plots`` records the smallest ``s`` of each figure in the
+``<picture>``'s ``data-min-font-pt``."""
+
+
+def figure_problems(figures: list[dict[str, Any]], width: int) -> list[str]:
+    """What is wrong with the figures one page shows at ``width``: cut off, squeezed, off the
+    screen or with text too small to read."""
+    problems = []
+    for fig in figures:
+        where = f"{width}px, {fig['alt']!r} ({fig['src']})"
+        (natural_w, natural_h), (shown_w, shown_h) = fig["natural"], fig["shown"]
+        if min(natural_w, natural_h, shown_w, shown_h) <= 0:
+            problems.append(f"{where}: not shown")
+            continue
+        if abs((shown_w / shown_h) / (natural_w / natural_h) - 1) > 0.015:
+            problems.append(f"{where}: drawn {natural_w}x{natural_h}, shown {shown_w:.0f}x{shown_h:.0f} (squeezed)")
+        if fig["left"] < -0.5 or fig["right"] > fig["viewport"] + 0.5 or shown_w > fig["column"] + 0.5:
+            problems.append(
+                f"{where}: spans x {fig['left']:.0f}..{fig['right']:.0f}, past the text column or the screen"
+            )
+        if fig["clipped"]:
+            problems.append(f"{where}: cut off by {fig['clipped']}")
+        if fig["min_font_pt"] is None:
+            problems.append(f"{where}: not drawn by lossprep.plots (call plots.apply_style() in the setup cell)")
+        elif fig["min_font_pt"] * 4 / 3 * shown_w / natural_w < MIN_FIGURE_TEXT_PX:
+            px = fig["min_font_pt"] * 4 / 3 * shown_w / natural_w
+            problems.append(f"{where}: its {fig['min_font_pt']:g} pt text shows at {px:.1f} px")
+    return problems
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_figures_show_all_their_content_legibly(site: Site, name: str) -> None:
+    visit = site.visit(name)
+    problems = [p for width, figures in sorted(visit.figures.items()) for p in figure_problems(figures, width)]
+    assert problems == [], f"{name}: figures that do not read well (see screenshots/):\n" + "\n".join(problems)
+
+
+def test_the_book_has_figures_to_check(site: Site) -> None:
+    for width in (PHONE_WIDTH, WIDE_WIDTH):
+        shown = [f for name in toc_pages() for f in site.visit(name).figures[width]]
+        assert shown, f"no figure measured at {width}px"
+        assert len({f["src"] for f in shown}) == len(shown), f"at {width}px two figures show the same file"
+    # at least one figure is drawn differently for a phone (panels stacked)
+    assert any(
+        f390["src"] != f1440["src"]
+        for name in toc_pages()
+        for f390, f1440 in zip(site.visit(name).figures[PHONE_WIDTH], site.visit(name).figures[WIDE_WIDTH], strict=True)
+    ), "no figure has a phone rendering"
+
+
+# --------------------------------------------------------------------------- a phone in hand
+
+PHONE_HEIGHT = 844
+
+
+@contextmanager
+def phone_page(site: Site) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a touch-screen phone's browser (390 x 844 CSS px), network blocked, and the
+    console errors it logs."""
+    context = site.browser.new_context(
+        viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+        service_workers="block",
+    )
+    errors: list[str] = []
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site.server.base) else r.abort())
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+        yield page, errors
+    finally:
+        context.close()
+
+
+# Which of the elements a selector finds are on screen: rendered, not empty, horizontally
+# within the viewport and starting above its bottom.
+JS_ON_SCREEN = """(selector) => [...document.querySelectorAll(selector)].map(e => {
+  const r = e.getBoundingClientRect();
+  return {
+    href: e.href || '',
+    on_screen: e.checkVisibility({visibilityProperty: true, opacityProperty: true}) && r.width > 0 && r.height > 0
+               && r.left >= -1 && r.right <= innerWidth + 1 && r.top < innerHeight,
+  };
+})"""
+
+
+def _tap_outside(page: Any, dialog: Any) -> None:
+    """Tap the dimmed page beside an open sidebar dialog, as a reader closes it."""
+    box = dialog.bounding_box()
+    assert box is not None
+    right_gap = PHONE_WIDTH - (box["x"] + box["width"])
+    x = box["x"] + box["width"] + right_gap / 2 if right_gap > box["x"] else box["x"] / 2
+    page.touchscreen.tap(x, PHONE_HEIGHT / 2)
+    page.wait_for_timeout(300)
+
+
+def _open_with_tap(page: Any, button: str, dialog_id: str, links: str) -> tuple[Any, list[dict[str, Any]]]:
+    toggles = page.locator(button)
+    visible = [toggles.nth(i) for i in range(toggles.count()) if toggles.nth(i).is_visible()]
+    assert len(visible) == 1, f"{len(visible)} visible {button} buttons at {PHONE_WIDTH}px"
+    visible[0].tap()
+    page.wait_for_timeout(400)
+    dialog = page.locator(f"#{dialog_id}")
+    assert page.evaluate(f"() => document.getElementById('{dialog_id}').open"), f"tapping {button} opened nothing"
+    return dialog, page.evaluate(JS_ON_SCREEN, f"#{dialog_id} {links}")
+
+
+@pytest.mark.parametrize("name", toc_pages())
+def test_phone_menu_buttons_open_and_close_the_sidebars(site: Site, name: str) -> None:
+    with phone_page(site) as (page, errors):
+        page.goto(site.server.url(name), wait_until="load")
+
+        # ☰: the chapter list
+        dialog, shown = _open_with_tap(page, ".primary-toggle", "pst-primary-sidebar-modal", "nav a[href]")
+        on_screen = {urldefrag(s["href"])[0] for s in shown if s["on_screen"]}
+        missing = [p for p in toc_pages() if site.server.url(p) not in on_screen]
+        assert missing == [], f"{name}: the ☰ menu does not show the chapters {missing}"
+        _tap_outside(page, dialog)
+        assert not page.evaluate("() => document.getElementById('pst-primary-sidebar-modal').open")
+        assert not any(s["on_screen"] for s in page.evaluate(JS_ON_SCREEN, ".bd-docs-nav a[href]")), (
+            f"{name}: the chapter list stays on screen after closing the ☰ menu"
+        )
+
+        # the page's contents
+        sections = page.evaluate(
+            "() => [...document.querySelectorAll('article section > h2')].map(h => h.parentElement.id)"
+        )
+        if not sections and not is_notebook_page(name):
+            return  # a page with no sections has no contents to show
+        assert sections, f"{name}: a chapter without sections"
+        dialog, shown = _open_with_tap(page, ".secondary-toggle", "pst-secondary-sidebar-modal", "nav.page-toc a[href]")
+        targets = {urldefrag(s["href"])[1] for s in shown if s["on_screen"]}
+        missing = [s for s in sections if s not in targets]
+        assert missing == [], f"{name}: the contents button does not list the sections {missing}"
+        _tap_outside(page, dialog)
+        assert not page.evaluate("() => document.getElementById('pst-secondary-sidebar-modal').open")
+        assert not any(s["on_screen"] for s in page.evaluate(JS_ON_SCREEN, "nav.page-toc a[href]")), (
+            f"{name}: the contents stay on screen after closing them"
+        )
+    assert errors == [], f"{name}: console errors while using the phone menus: {errors}"
+
+
+def test_wide_screen_menu_button_hides_and_shows_the_chapter_list(site: Site) -> None:
+    context = site.browser.new_context(viewport={"width": WIDE_WIDTH, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(site.server.url(toc_pages()[1]), wait_until="load")
+        sidebar = page.locator("#pst-primary-sidebar")
+        assert sidebar.is_visible()
+        page.locator(".primary-toggle").click()
+        page.wait_for_timeout(600)  # the sidebar slides away
+        assert not sidebar.is_visible(), "☰ does not hide the chapter list on a wide screen"
+        page.locator(".primary-toggle").click()
+        page.wait_for_timeout(600)
+        assert sidebar.is_visible(), "☰ does not bring the chapter list back"
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------- dark mode
+
+MIN_CONTRAST = 4.5  # WCAG 2 AA, normal text
+
+# Contrast (WCAG 2) of every visible piece of text inside `selector` against what is really
+# behind it: the background colours of the element and its ancestors composited over white,
+# up to the first opaque one, with the text colour's own alpha composited over that.
+JS_CONTRAST = """(selector) => {
+  const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null; const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const background = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    return layers.reverse().reduce((bg, c) => over(c, bg), [255, 255, 255, 1]);
+  };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [hi, lo] = [lum(a), lum(b)].sort((p, q) => q - p); return (hi + 0.05) / (lo + 0.05); };
+  const out = [];
+  for (const root of document.querySelectorAll(selector)) {
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      if (el.closest('mjx-assistive-mml')) continue;  // MathJax's copy for screen readers, never painted
+      const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+      if (!text || !el.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+      const bg = background(el);
+      const fg = over(parse(getComputedStyle(el).color), bg);
+      const owner = el.closest('[class*="lpq-"]');
+      out.push({where: owner ? owner.className : el.tagName.toLowerCase(), text: text.slice(0, 40), ratio: ratio(fg, bg)});
+    }
+  }
+  return out;
+}"""
+
+# Answer every question of the page's self-checks, alternately wrong and right, so that every
+# kind of feedback and every explanation is on the page.
+JS_ANSWER_ALL = """() => {
+  document.querySelectorAll('.lossprep-selfcheck .lpq').forEach((q, i) => {
+    const right = i % 2 === 1;
+    if (q.dataset.kind === 'mcq') {
+      const radios = [...q.querySelectorAll('input[type=radio]')];
+      radios.find(r => (r.value === q.dataset.answer) === right).checked = true;
+    } else {
+      q.querySelector('input[type=text]').value = right ? q.dataset.answer : String(parseFloat(q.dataset.answer) * 3 + 7);
+    }
+    q.querySelector('.lpq-check').click();
+  });
+}"""
+
+SELFCHECK_PAGES = [p for p in toc_pages() if (src := source_of(p)) is not None and "{selfcheck}" in src.read_text()]
+
+
+def switch_theme(page: Any, mode: str) -> None:
+    """Press the theme button (light, dark, auto, ...) until the page shows ``mode``."""
+    for _ in range(4):
+        if page.evaluate("() => document.documentElement.dataset.theme") == mode:
+            return
+        page.locator(".theme-switch-button").first.click()
+        page.wait_for_timeout(100)
+    pytest.fail(f"the theme button never switched to {mode} mode", pytrace=False)
+
+
+def test_some_pages_have_a_selfcheck() -> None:
+    assert SELFCHECK_PAGES, "no chapter has a {selfcheck}: the contrast test checks nothing"
+
+
+@pytest.mark.parametrize("name", SELFCHECK_PAGES)
+def test_selfcheck_text_is_readable_in_light_and_dark_mode(site: Site, name: str) -> None:
+    context = site.browser.new_context(viewport={"width": WIDE_WIDTH, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(site.server.url(name), wait_until="load")
+        page.evaluate(JS_ANSWER_ALL)
+        for mode in ("light", "dark"):
+            switch_theme(page, mode)
+            measured = page.evaluate(JS_CONTRAST, SELFCHECK)
+            kinds = " ".join(m["where"] for m in measured)
+            for kind in ("lpq-wrong", "lpq-right", "lpq-explain", "lpq-q"):
+                assert kind in kinds, f"{name} ({mode}): no visible {kind} text to measure"
+            low = sorted(
+                {f"{m['where']} {m['text']!r}: {m['ratio']:.2f}:1" for m in measured if m["ratio"] < MIN_CONTRAST}
+            )
+            assert low == [], f"{name} in {mode} mode: self-check text under {MIN_CONTRAST}:1 contrast: {low}"
+    finally:
+        context.close()
+
+
+MIN_TARGET_PX = 24  # WCAG 2.2 target size (minimum), in CSS px
+
+
+@pytest.mark.parametrize("name", SELFCHECK_PAGES)
+def test_phone_selfcheck_controls_are_finger_sized(site: Site, name: str) -> None:
+    with phone_page(site) as (page, errors):
+        page.goto(site.server.url(name), wait_until="load")
+        sizes = page.evaluate(
+            "(sel) => [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect();"
+            " return {what: e.className || e.tagName, w: r.width, h: r.height}; })",
+            f"{SELFCHECK} .lpq-check, {SELFCHECK} .lpq-choice, {SELFCHECK} input[type=text]",
+        )
+        assert sizes, f"{name}: no self-check controls"
+        small = [s for s in sizes if min(s["w"], s["h"]) < MIN_TARGET_PX]
+        assert small == [], f"{name}: self-check controls smaller than {MIN_TARGET_PX} px at {PHONE_WIDTH}px: {small}"
+        # a tap anywhere on a choice's text picks it
+        question = page.locator(f"{SELFCHECK} .lpq[data-kind=mcq]").first
+        choice = question.locator(".lpq-choice").last
+        choice.scroll_into_view_if_needed()
+        box = choice.bounding_box()
+        assert box is not None
+        page.touchscreen.tap(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+        assert choice.locator("input").is_checked(), f"{name}: tapping a choice's text does not pick it"
+        question.locator(".lpq-check").tap()
+        result = question.locator(".lpq-result").inner_text()
+        assert result == "Correct." or result.startswith("Not quite"), f"{name}: tapping Check gave {result!r}"
+    assert errors == [], f"{name}: console errors: {errors}"
+
+
+# --------------------------------------------------------------------------- search
+
+# Text that is TeX, not prose: a command, a math delimiter or a dollar sign.
+TEX_IN_TEXT = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$")
+SEARCH_TERMS = ["huber", "gradient", "likelihood", "sigmoid"]
+
+
+def _search(page: Any, url: str) -> list[dict[str, str]]:
+    page.goto(url, wait_until="load")
+    page.wait_for_function(
+        "() => /found|did not match/.test(document.querySelector('.search-summary')?.innerText || '')"
+    )
+    page.wait_for_timeout(500)  # excerpts arrive one by one after the list
+    return page.evaluate(
+        "() => [...document.querySelectorAll('#search-results ul.search li')].map(li => ({"
+        "title: li.querySelector('a').innerText, href: li.querySelector('a').href,"
+        "excerpt: li.querySelector('p.context')?.innerText || ''}))"
+    )
+
+
+def test_search_excerpts_show_formulas_as_text_not_tex(site: Site) -> None:
+    context = site.browser.new_context(viewport={"width": WIDE_WIDTH, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        excerpts = []
+        for term in SEARCH_TERMS:
+            results = _search(page, f"{site.server.base}search.html?q={term}")
+            assert results, f"searching {term!r} found nothing"
+            assert all(r["excerpt"] for r in results), f"{term!r}: results without an excerpt: {results}"
+            excerpts += [r["excerpt"] for r in results]
+        raw = [e for e in excerpts if TEX_IN_TEXT.search(e)]
+        assert raw == [], f"search excerpts show TeX: {raw}"
+        # the search did meet formulas: some excerpts hold their symbols, as text
+        assert any(re.search("[α-ωΑ-Ω∂≤≥ŷ]|\u0302", e) for e in excerpts), f"no excerpt shows a formula: {excerpts}"
+        converted = page.evaluate(
+            "(cases) => cases.map(lossprepTexToText)",
+            [
+                r"\(\delta\)",
+                r"\(\frac{\partial L}{\partial \hat y} = \sigmoid(z) - y\)",
+                r"\[\mathrm{MSE} \le \E[e^2]\]",
+            ],
+        )
+        assert converted == ["δ", "(∂ L)/(∂ ŷ) = σ(z) - y", "MSE ≤ 𝔼[e^2]"]
+    finally:
+        context.close()
+    assert errors == [], f"console errors while searching: {errors}"
+
+
+def test_search_from_files_lists_results_quietly(site: Site) -> None:
+    """Opened from disk the browser refuses the excerpts' fetch: titles only, a note, no error."""
+    context = site.browser.new_context()
+    problems: list[str] = []
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        results = _search(page, (site.server.root / "search.html").as_uri() + "?q=huber")
+        assert results and all(r["href"].startswith("file://") for r in results), results
+        note = page.locator(".lossprep-search-note")
+        assert note.is_visible() and "python -m http.server" in note.inner_text()
+    finally:
+        context.close()
+    assert problems == [], f"search opened from a file: {problems}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -82,4 +83,102 @@ def test_plots_loss_and_gradient():
         plots.loss_and_gradient(x, {"MSE": x**2}, {"Huber": x}, xlabel="e")
     fig2 = plots.bars({"a": 1.0, "b": 2.5}, ylabel="dollars")
     assert [t.get_text() for t in fig2.axes[0].texts] == ["1", "2"]
+    fig3 = plots.bars({"reference (no luxury houses)": 1.0, "MSE": 2.0}, ylabel="dollars", horizontal=True)
+    assert [t.get_text() for t in fig3.axes[0].get_yticklabels()] == ["reference (no\nluxury houses)", "MSE"]
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- figures for two widths
+
+
+@pytest.fixture
+def styled():
+    with matplotlib.rc_context(plots.STYLE):
+        yield
+    plt.close("all")
+
+
+def two_panels():
+    x = np.linspace(-2, 2, 101)
+    return plots.loss_and_gradient(x, {"MSE": x**2, "MAE": np.abs}, {"MSE": 2 * x, "MAE": np.sign}, xlabel="e")
+
+
+def test_narrow_layout_stacks_side_by_side_panels_then_restores_them(styled) -> None:
+    fig = two_panels()
+    fig.draw_without_rendering()
+    before = [ax.get_position().bounds for ax in fig.axes]
+    with plots.narrow_layout(fig):
+        fig.draw_without_rendering()
+        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 2 * plots.NARROW_ROW_HEIGHT])
+        top, bottom = (ax.get_position() for ax in fig.axes)
+        assert top.y0 > bottom.y1, "the loss panel is not above the gradient panel"
+        assert abs(top.x0 - bottom.x0) < 0.05 and top.width > 0.7, "the panels do not share the column"
+    fig.draw_without_rendering()
+    np.testing.assert_allclose(fig.get_size_inches(), [9.0, 3.6])
+    np.testing.assert_allclose([ax.get_position().bounds for ax in fig.axes], before, atol=1e-9)
+
+
+def test_narrow_layout_shows_tick_labels_a_shared_axis_hid(styled) -> None:
+    fig, (_, right) = plt.subplots(1, 2, sharey=True)
+    assert right.yaxis.get_tick_params()["labelleft"] is False
+    with plots.narrow_layout(fig):
+        assert right.yaxis.get_tick_params()["labelleft"] is True
+    assert right.yaxis.get_tick_params()["labelleft"] is False
+
+
+def test_narrow_layout_keeps_rows_of_one_column(styled) -> None:
+    fig, axes = plt.subplots(3, 1, figsize=(8.0, 7.5))
+    with plots.narrow_layout(fig):
+        fig.draw_without_rendering()
+        np.testing.assert_allclose(fig.get_size_inches(), [plots.NARROW_WIDTH, 7.5])
+        assert [ax.get_subplotspec().rowspan.start for ax in axes] == [0, 1, 2]
+
+
+def test_figure_bundle_holds_both_renderings_as_svg(styled) -> None:
+    fig = two_panels()
+    bundle = plots.figure_bundle(fig)[plots.FIGURE_MIME]
+    assert 'width="648pt" height="259.2pt"' in bundle["wide"]
+    assert f'width="{plots.NARROW_WIDTH * 72:g}pt" height="{2 * plots.NARROW_ROW_HEIGHT * 72:g}pt"' in bundle["narrow"]
+    # text drawn as glyph outlines: it looks the same on every machine and needs no font
+    assert "<text" not in bundle["wide"] and "<path" in bundle["wide"]
+    assert bundle["min_font_pt"] == plots.STYLE["legend.fontsize"]
+    assert plots.figure_bundle(fig)[plots.FIGURE_MIME] == bundle, "the same figure gave different bytes"
+    np.testing.assert_allclose(fig.get_size_inches(), [9.0, 3.6])
+
+
+def test_figure_bundle_of_a_narrow_figure_has_one_rendering(styled) -> None:
+    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    ax.plot([0, 1], [1, 0])
+    ax.set_title("tiny", fontsize=6)
+    bundle = plots.figure_bundle(fig)[plots.FIGURE_MIME]
+    assert bundle["narrow"] is None and bundle["wide"].startswith("<?xml")
+    assert plots.smallest_font(fig) == bundle["min_font_pt"] == 6
+
+
+def test_figure_bundle_warns_when_content_is_cut_off(styled) -> None:
+    fig = two_panels()
+    assert plots.outside_canvas(fig) == []
+    fig.text(1.02, 0.5, "a note past the right edge")
+    assert plots.outside_canvas(fig) == ["right"]
+    with pytest.warns(UserWarning, match="cut off: the wide rendering at its right edge; the narrow rendering at its"):
+        plots.figure_bundle(fig)
+
+
+def test_apply_style_gives_displayed_figures_their_two_renderings_in_ipython() -> None:
+    code = (
+        "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "from IPython.core.pylabtools import select_figure_formats\n"
+        "from lossprep import plots\n"
+        "shell = InteractiveShell.instance()\n"
+        "select_figure_formats(shell, {'png'})  # as the inline backend does\n"
+        "fig, ax = plt.subplots(); ax.plot([0, 1])\n"
+        "assert plots.FIGURE_MIME not in shell.display_formatter.format(fig)[0], 'before apply_style'\n"
+        "plots.apply_style()\n"
+        "data, _ = shell.display_formatter.format(fig)\n"
+        "assert data[plots.FIGURE_MIME]['wide'].startswith('<?xml'), sorted(data)\n"
+        "assert data[plots.FIGURE_MIME]['narrow'] is not None and 'text/plain' in data\n"
+        "assert data['image/png'], 'Jupyter lost its PNG'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -95,13 +95,27 @@ SCRIPT = """<script>
 })();
 </script>"""
 
+# Colours for the book's light and dark modes (pydata-sphinx-theme sets html[data-theme]), each
+# at least 4.5:1 against the page (WCAG AA; tests/test_browser.py measures them): green and red
+# on white, lighter green and red on the dark theme's near-black; the explanation in the
+# theme's muted text colour (7.4:1 in both). Controls are in the theme's colours and
+# at least 2em tall, a finger's target on a phone (tests/test_browser.py measures that too).
 STYLE = """<style>
-.lossprep-selfcheck .lpq { border-left: 3px solid #ccc; padding: 0.3em 0.8em; margin: 0.8em 0; }
-.lossprep-selfcheck .lpq-choice { display: block; margin: 0.15em 0; cursor: pointer; }
-.lossprep-selfcheck .lpq-right { color: #1a7f37; font-weight: 600; }
-.lossprep-selfcheck .lpq-wrong { color: #b3261e; font-weight: 600; }
-.lossprep-selfcheck .lpq-explain { color: #555; margin-top: 0.3em; }
+.lossprep-selfcheck { --lpq-right: #1a7f37; --lpq-wrong: #b3261e; --lpq-muted: var(--pst-color-text-muted, #48566b); }
+html[data-theme="dark"] .lossprep-selfcheck { --lpq-right: #56d364; --lpq-wrong: #ff8a80; }
+.lossprep-selfcheck .lpq { border-left: 3px solid var(--pst-color-border, #ccc); padding: 0.3em 0.8em; margin: 0.8em 0; }
+.lossprep-selfcheck .lpq-choice { display: flex; align-items: baseline; gap: 0.5em; min-height: 2em; padding: 0.2em 0; cursor: pointer; }
+.lossprep-selfcheck .lpq-choice input { flex: none; width: 1.1em; height: 1.1em; margin: 0; }
+.lossprep-selfcheck .lpq-right { color: var(--lpq-right); font-weight: 600; }
+.lossprep-selfcheck .lpq-wrong { color: var(--lpq-wrong); font-weight: 600; }
+.lossprep-selfcheck .lpq-explain { color: var(--lpq-muted); margin-top: 0.3em; }
+.lossprep-selfcheck input[type=text], .lossprep-selfcheck .lpq-check {
+  font: inherit; min-height: 2.25em; padding: 0.2em 0.6em; border-radius: 0.25em;
+  border: 1px solid var(--pst-color-border, #ccc); color: var(--pst-color-text-base, #222832);
+  background: var(--pst-color-background, #fff);
+}
 .lossprep-selfcheck input[type=text] { width: 8em; }
+.lossprep-selfcheck .lpq-check { margin: 0.3em 0.5em 0.3em 0; padding: 0.2em 1.2em; cursor: pointer; background: var(--pst-color-surface, #f3f4f5); }
 </style>"""
 
 
