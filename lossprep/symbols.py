@@ -208,7 +208,7 @@ GLOSSARY: tuple[tuple[sp.Basic | type, str, str], ...] = (
     (
         Dirac,
         r"\operatorname{Dirac}",
-        r"the Dirac delta, the second derivative of a kink: $\frac{d^2 |e|}{de^2} = 2 \operatorname{Dirac}(e)$",
+        r"the Dirac delta, the second derivative of a kink: $\frac{d^2}{de^2} \lvert e \rvert = 2 \operatorname{Dirac}(e)$",
     ),
 )
 """``(SymPy object, TeX, meaning)`` for every symbol of the book, in the order it introduces them.

@@ -113,32 +113,32 @@ def bce_from_logit(rng: random.Random) -> NumericInstance:
 
 @generator("softmax_ce")
 def softmax_ce(rng: random.Random) -> NumericInstance:
-    """Cross-entropy of logits (z1, z2, z3) when the true class is k: -log softmax(z)_k."""
+    """Cross-entropy of logits (z0, z1, z2) when the true class is k (0-based, as PyTorch): -log softmax(z)_k."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
     p = _softmax(zs)
-    return NumericInstance({"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, -math.log(p[k]), "-log softmax(z)_k")
+    return NumericInstance({"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k}, -math.log(p[k]), "-log softmax(z)_k")
 
 
 @generator("softmax_ce_grad")
 def softmax_ce_grad(rng: random.Random) -> NumericInstance:
-    """d CE / d z_1 for logits (z1, z2, z3) and true class k: p_1 - [k = 1]."""
+    """d CE / d z0 for logits (z0, z1, z2) and true class k (0-based): p_0 - [k = 0]."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
     p = _softmax(zs)
     return NumericInstance(
-        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1}, p[0] - (1.0 if k == 0 else 0.0), "p_1 - y_1"
+        {"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k}, p[0] - (1.0 if k == 0 else 0.0), "p_0 - [k = 0]"
     )
 
 
 @generator("gaussian_nll")
 def gaussian_nll(rng: random.Random) -> NumericInstance:
-    """Gaussian NLL of one target: (y - yhat)^2 / (2 sigma^2) + ln(sigma) + ln(2 pi)/2."""
+    """Gaussian NLL of one target, noise standard deviation s: (y - yhat)^2 / (2 s^2) + ln(s) + ln(2 pi)/2."""
     y = _r(rng, -2.0, 2.0, 1)
     yhat = _r(rng, -2.0, 2.0, 1)
     s = rng.choice([0.5, 1.0, 2.0])
     ans = (y - yhat) ** 2 / (2 * s * s) + math.log(s) + 0.5 * math.log(2 * math.pi)
-    return NumericInstance({"y": y, "yhat": yhat, "sigma": s}, ans, "e^2/(2 sigma^2) + ln sigma + ln(2 pi)/2")
+    return NumericInstance({"y": y, "yhat": yhat, "s": s}, ans, "e^2/(2 s^2) + ln s + ln(2 pi)/2")
 
 
 @generator("sample_quantile")
@@ -204,7 +204,7 @@ def log_cosh(rng: random.Random) -> NumericInstance:
     e = _r(rng, -6.0, 6.0, 1)
     a = abs(e)
     return NumericInstance(
-        {"e": e}, a + math.log1p(math.exp(-2 * a)) - math.log(2.0), "|e| + log(1 + e^(-2|e|)) - log 2"
+        {"e": e}, a + math.log1p(math.exp(-2 * a)) - math.log(2.0), "|e| + log(1 + exp(-2|e|)) - log 2"
     )
 
 
