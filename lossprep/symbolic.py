@@ -236,19 +236,15 @@ class CheckResult:
         return self
 
 
-def checks_table(rows: Sequence[tuple[str, str, CheckResult]]) -> Table:
-    """Checks against autograd as a table: one row per ``(what, PyTorch call, result)``, with the
-    number of points, the worst value and gradient errors in units of the tolerance (at most 1
-    passes) and the verdict."""
+def checks_table(rows: Sequence[tuple[str, CheckResult]]) -> Table:
+    """Checks against autograd as a table: one row per ``(what, result)``, with the worst value
+    and gradient errors in units of the tolerance (at most 1 passes) and the verdict."""
     if not rows:
         raise ValueError("Expected at least one check, got none")
     return Table(
-        ["loss", "PyTorch", "points", "value error", "gradient error", "result"],
-        [
-            [what, f"`{call}`", r.n, f"{r.max_value_error:.1g}", f"{r.max_grad_error:.1g}", _verdict(r)]
-            for what, call, r in rows
-        ],
-        align="llrrrl",
+        ["check", "value error", "gradient error", "result"],
+        [[what, f"{r.max_value_error:.1g}", f"{r.max_grad_error:.1g}", _verdict(r)] for what, r in rows],
+        align="lrrl",
     )
 
 
