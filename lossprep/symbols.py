@@ -56,35 +56,17 @@ __all__ = [
     "u",
     "Dirac",
     "logits",
-    "sample",
     "latex",
     "GLOSSARY",
 ]
 
-x = sp.Symbol("x", real=True)
-"""The features of one example."""
-theta = sp.Symbol("theta", real=True)
-"""A parameter (weight) of the model; the model's parameters together."""
-y = sp.Symbol("y", real=True)
-"""The target (label) of one example: a number, 0 or 1, or a class index."""
+# The meanings are in GLOSSARY below, the one place that states them.
+x, theta, y, e, z, c, Y, L = sp.symbols("x theta y e z c Y L", real=True)
 y_hat = sp.Symbol(r"\hat{y}", real=True)
-"""The model's prediction for one example."""
-e = sp.Symbol("e", real=True)
-"""The error (residual) ``y - y_hat``."""
-N = sp.Symbol("N", integer=True, positive=True)
-"""The number of examples."""
-L = sp.Symbol("L", real=True)
-"""The loss of one example."""
-P = sp.Function("P")
-"""``P(y | x; theta)``: the probability (or density) the model gives the target."""
-s = sp.Symbol("s", positive=True)
-"""The standard deviation of Gaussian noise."""
-b = sp.Symbol("b", positive=True)
-"""The scale of Laplace and asymmetric Laplace noise."""
-z = sp.Symbol("z", real=True)
-"""A logit: the model's unbounded score before the sigmoid or softmax."""
-p = sp.Symbol("p", positive=True)
-"""A predicted probability (of the positive class, or of one class)."""
+s, b, p, q, delta, beta, lam, tau, u = sp.symbols("s b p q delta beta lambda tau u", positive=True)
+N, C = sp.symbols("N C", integer=True, positive=True)
+P, F = sp.symbols("P F", cls=sp.Function)
+Dirac = sp.DiracDelta
 
 
 class sigmoid(sp.Function):
@@ -118,42 +100,11 @@ class sigmoid(sp.Function):
         return self.args[0].is_real
 
 
-C = sp.Symbol("C", integer=True, positive=True)
-"""The number of classes."""
-c = sp.Symbol("c", real=True)
-"""A constant prediction, the same for every example."""
-Y = sp.Symbol("Y", real=True)
-"""The target as a random variable (its distribution given the features)."""
-F = sp.Function("F")
-"""``F(c)``: the cumulative distribution function of ``Y``, the probability that ``Y <= c``."""
-q = sp.Symbol("q", positive=True)
-"""A quantile level, ``0 < q < 1`` (the pinball loss)."""
-delta = sp.Symbol("delta", positive=True)
-"""Huber's threshold: quadratic for ``|e| <= delta``, linear beyond (``F.huber_loss(delta=...)``)."""
-beta = sp.Symbol("beta", positive=True)
-"""``F.smooth_l1_loss``'s threshold (PyTorch's name)."""
-lam = sp.Symbol("lambda", positive=True)
-"""The weight-decay strength: the loss plus ``lam * theta**2``."""
-tau = sp.Symbol("tau", positive=True)
-"""The standard deviation of a Gaussian prior on a parameter."""
-u = sp.Symbol("u", positive=True)
-"""A positive amount, to write "beyond a point" as an equation (``e = delta + u``)."""
-Dirac = sp.DiracDelta
-"""The Dirac delta: the second derivative of a kink (``d^2 |e| / de^2 = 2 Dirac(e)``)."""
-
-
 def logits(n_classes: int) -> tuple[sp.Symbol, ...]:
     """The logits ``z_0, ..., z_{C-1}`` of ``n_classes`` classes (0-based, as PyTorch indexes classes)."""
     if n_classes < 2:
         raise ValueError(f"Expected at least 2 classes, got {n_classes}")
     return sp.symbols(f"z_0:{n_classes}", real=True)
-
-
-def sample(n: int) -> tuple[sp.Symbol, ...]:
-    """The targets ``y_1, ..., y_n`` of a sample of ``n`` examples."""
-    if n < 1:
-        raise ValueError(f"Expected a sample of at least 1 target, got {n}")
-    return sp.symbols(f"y_1:{n + 1}", real=True)
 
 
 class _BookPrinter(LatexPrinter):

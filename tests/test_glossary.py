@@ -122,7 +122,7 @@ def test_glossary_entries_are_unique_and_print_as_listed() -> None:
 
 def test_every_symbol_of_the_module_is_in_the_glossary() -> None:
     listed = {id(obj) for obj, _, _ in GLOSSARY}
-    helpers = {"logits", "sample", "latex", "GLOSSARY"}
+    helpers = {"logits", "latex", "GLOSSARY"}
     missing = [n for n in symbols.__all__ if n not in helpers and id(getattr(symbols, n)) not in listed]
     assert not missing, f"in lossprep.symbols but not in GLOSSARY: {missing}"
 
@@ -145,13 +145,10 @@ def test_sigmoid_derivative_is_confirmed_from_its_definition() -> None:
     assert symbols.sigmoid(0) == sp.Rational(1, 2)
 
 
-def test_indexed_symbols_are_zero_based_logits_and_a_sample() -> None:
+def test_logits_are_zero_based() -> None:
     assert [str(v) for v in symbols.logits(3)] == ["z_0", "z_1", "z_2"]
-    assert [str(v) for v in symbols.sample(3)] == ["y_1", "y_2", "y_3"]
     with pytest.raises(ValueError, match="at least 2 classes"):
         symbols.logits(1)
-    with pytest.raises(ValueError, match="at least 1 target"):
-        symbols.sample(0)
 
 
 def test_glossary_page_is_built_from_the_module() -> None:

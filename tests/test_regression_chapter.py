@@ -16,6 +16,7 @@ import pytest
 import sympy as sp
 import torch
 import torch.nn.functional as F
+from chapter_helpers import markdown_outputs, run_chapter_cleanly, undefined_glue
 
 from lossprep import formulas as fm
 from lossprep.chapters import regression as rg
@@ -447,34 +448,15 @@ def test_chapter_structure():
         if "glue(" in cell:  # plumbing is out of sight
             assert "tags: [remove-input]" in cell or "tags: [hide-input]" in cell, cell[:200]
     # every glue reference in the prose is defined by a cell
-    defined = set(re.findall(r'glue\(\s*f?"([a-z0-9_{}]+)"', text))
-    defined |= {f"reg_{m}_{k}" for m in ("mae", "bias") for k in ("mse", "mae", "huber", "log", "ref")}
-    defined |= {f"{k}_{m}" for k in ("mse", "mae", "huber") for m in ("share", "pull")}
-    defined |= {"overflow64", "overflow32"}
-    used = set(re.findall(r"\{glue:text\}`([a-z0-9_]+)", text))
-    assert used and used <= defined, used - defined
+    computed = {f"reg_{m}_{k}" for m in ("mae", "bias") for k in ("mse", "mae", "huber", "log", "ref")}
+    computed |= {f"{k}_{m}" for k in ("mse", "mae", "huber") for m in ("share", "pull")}
+    assert not undefined_glue(text, computed | {"overflow64", "overflow32"})
 
 
 @pytest.mark.slow
-def test_chapter_executes_quickly_and_shows_no_raw_sympy(tmp_path):
-    import time
-
-    import jupytext
-    from nbclient import NotebookClient
-
-    nb = jupytext.read(CHAPTER)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
-    ).execute()
-    seconds = time.perf_counter() - start
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("name") == "stderr"]
-    assert seconds < 60, f"chapter took {seconds:.1f} s"
-    plain = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {}) and len(o["data"]) == 1]
-    raw = [t for t in plain if re.search(r"\boo\b|Piecewise|DiracDelta|^\[?0(, 0)*\]?$|^\{", t)]
-    assert not raw, raw
-    tables = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+def test_chapter_executes_quickly_and_shows_no_raw_sympy():
+    outputs = run_chapter_cleanly(CHAPTER)
+    tables = markdown_outputs(outputs)
     # every check passes except the naive log-cosh, which fails on purpose
     assert tables.count("| passed |") == 9  # MSE, MAE, Huber x3, smooth L1, log-cosh, pinball x2
     assert tables.count("FAILED") == 1 and "| log-cosh, naive |" in tables.split("FAILED")[0].rsplit("\n", 1)[-1]
