@@ -6,7 +6,7 @@
     ```
 
 and this Sphinx extension (``_config.yml``: ``sphinx: extra_extensions``) replaces it with a
-table of every symbol, its meaning and its name in ``lossprep.symbols``. The page is therefore
+table of every symbol, its meaning and its name in ``lossprep.symbols`` (column "code"). The page is therefore
 the module the chapters import their symbols from, and cannot drift from it.
 
 Imports SymPy, never torch.
@@ -30,7 +30,7 @@ def glossary_markdown() -> str:
     from lossprep.symbols import GLOSSARY
 
     names = _python_names()
-    rows = ["| symbol | meaning | in `lossprep.symbols` |", "| :-- | :-- | :-- |"]
+    rows = ["| symbol | meaning | code |", "| :-- | :-- | :-- |"]
     for obj, tex, meaning in GLOSSARY:
         if "|" in tex + meaning:
             raise ValueError(f"Expected no '|' in the glossary entry for {tex} (write \\lvert, \\mid)")
