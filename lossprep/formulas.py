@@ -18,7 +18,16 @@ import sympy as sp
 
 from lossprep.symbols import beta, delta, e, q, y, y_hat
 
-__all__ = ["mse_expr", "mae_expr", "huber_expr", "smooth_l1_expr", "log_cosh_expr", "pinball_expr", "in_prediction"]
+__all__ = [
+    "mse_expr",
+    "mae_expr",
+    "huber_expr",
+    "smooth_l1_expr",
+    "log_cosh_expr",
+    "pinball_expr",
+    "pinball_abs_expr",
+    "in_prediction",
+]
 
 
 def mse_expr(err: sp.Expr = e) -> sp.Expr:
@@ -57,3 +66,12 @@ def in_prediction(expr: sp.Expr) -> sp.Expr:
 def pinball_expr(err: sp.Expr = e, level: sp.Expr = q) -> sp.Expr:
     """rho_q(e) = e * (q - 1[e < 0]): q*e for e >= 0, (q - 1)*e for e < 0."""
     return sp.Piecewise(((level - 1) * err, err < 0), (level * err, True))
+
+
+def pinball_abs_expr(err: sp.Expr = e, level: sp.Expr = q) -> sp.Expr:
+    """The pinball loss as half the absolute error plus a linear tilt: ``|e| / 2 + (q - 1/2) e``.
+
+    Equal to :func:`pinball_expr` on both sides of the kink; written with ``|e|``, SymPy's second
+    derivative keeps the kink as a Dirac term (``Dirac(e)``, as for ``|e|``) instead of 0.
+    """
+    return sp.Abs(err) / 2 + (level - sp.Rational(1, 2)) * err

@@ -26,14 +26,22 @@ import numpy as np
 import sympy as sp
 import torch
 
+from lossprep.symbols import latex
+from lossprep.tables import Table
+
 __all__ = [
     "Derivation",
+    "Equations",
+    "NotConfirmed",
     "CheckResult",
     "derive",
+    "confirm",
+    "is_identity",
     "limits",
     "to_torch",
     "sample_points",
     "check_against_torch",
+    "checks_table",
 ]
 
 
@@ -48,13 +56,13 @@ class Derivation:
     name: str = "L"
 
     def _repr_latex_(self) -> str:
-        v = sp.latex(self.wrt)
+        v = latex(self.wrt)
         n = self.name
         return (
             "$\\displaystyle \\begin{aligned}"
-            f"{n} &= {sp.latex(self.loss)} \\\\"
-            f"\\frac{{\\partial {n}}}{{\\partial {v}}} &= {sp.latex(self.gradient)} \\\\"
-            f"\\frac{{\\partial^2 {n}}}{{\\partial {v}^2}} &= {sp.latex(self.second)}"
+            f"{n} &= {latex(self.loss)} \\\\"
+            f"\\frac{{\\partial {n}}}{{\\partial {v}}} &= {latex(self.gradient)} \\\\"
+            f"\\frac{{\\partial^2 {n}}}{{\\partial {v}^2}} &= {latex(self.second)}"
             "\\end{aligned}$"
         )
 
@@ -82,6 +90,72 @@ def derive(loss: sp.Expr, wrt: sp.Symbol, *, name: str = "L", simplify: bool = T
 def limits(expr: sp.Expr, var: sp.Symbol, points: Sequence = (-sp.oo, sp.oo)) -> dict:
     """The limit of ``expr`` as ``var`` tends to each of ``points`` (``{point: limit}``)."""
     return {p: sp.limit(expr, var, p) for p in points}
+
+
+class NotConfirmed(AssertionError):
+    """SymPy could not show that a derivation's result equals the stated one."""
+
+
+@dataclass(frozen=True)
+class Equations:
+    """Equations SymPy has confirmed, displayed as aligned math: what a chapter shows in place
+    of raw SymPy output. Join them with ``+``.
+
+    Attributes:
+        rows: ``(left-hand side, right-hand side)`` pairs, both TeX.
+    """
+
+    rows: tuple[tuple[str, str], ...]
+
+    def __add__(self, other: Equations) -> Equations:
+        return Equations(self.rows + other.rows)
+
+    def _repr_latex_(self) -> str:
+        body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in self.rows)
+        return f"$\\displaystyle \\begin{{aligned}}{body}\\end{{aligned}}$"
+
+    def __str__(self) -> str:
+        return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in self.rows)
+
+
+def is_identity(computed: sp.Expr, stated: sp.Expr) -> bool:
+    """Whether ``computed - stated`` simplifies to zero (functions such as the sigmoid are first
+    rewritten by their definitions, in ``exp``)."""
+    difference = sp.sympify(computed - stated)
+    if difference == 0:
+        return True
+    return sp.simplify(difference.rewrite(sp.exp)) == 0
+
+
+def confirm(
+    lhs: str,
+    computed: sp.Expr,
+    stated: sp.Expr,
+    tex: str | None = None,
+    *,
+    cases: Sequence[Mapping[sp.Symbol, sp.Expr]] = (),
+) -> Equations:
+    """Check that a derivation gave the stated result, and return the equation to display.
+
+    Args:
+        lhs: the left-hand side, TeX (``r"\\frac{\\partial L}{\\partial z}"``).
+        computed: what SymPy derived.
+        stated: what the text claims, as a SymPy expression.
+        tex: how to print ``stated`` (default: :func:`lossprep.symbols.latex` of it).
+        cases: substitutions under each of which the identity must hold (the two sides of a
+            kink: ``[{e: u}, {e: -u}]``); empty: it must hold as it is.
+
+    Raises:
+        NotConfirmed: the difference does not simplify to zero (in some case), so the cell, and
+            the strict book build, fail instead of showing a wrong equation.
+    """
+    for case in cases or ({},):
+        if not is_identity(sp.sympify(computed).subs(case), sp.sympify(stated).subs(case)):
+            where = f" at {', '.join(f'{k} = {v}' for k, v in case.items())}" if case else ""
+            raise NotConfirmed(
+                f"SymPy does not confirm {lhs} = {latex(stated)}{where}: it derived {latex(sp.simplify(computed))}"
+            )
+    return Equations(((lhs, tex if tex is not None else latex(stated)),))
 
 
 def to_torch(expr: sp.Expr, *symbols: sp.Symbol) -> Callable[..., torch.Tensor]:
@@ -160,6 +234,25 @@ class CheckResult:
         if not self.passed:
             raise AssertionError(str(self))
         return self
+
+
+def checks_table(rows: Sequence[tuple[str, CheckResult]]) -> Table:
+    """Checks against autograd as a table: one row per ``(what, result)``, with the worst value
+    and gradient errors in units of the tolerance (at most 1 passes) and the verdict."""
+    if not rows:
+        raise ValueError("Expected at least one check, got none")
+    return Table(
+        ["check", "value error", "gradient error", "result"],
+        [[what, f"{r.max_value_error:.1g}", f"{r.max_grad_error:.1g}", _verdict(r)] for what, r in rows],
+        align="lrrl",
+    )
+
+
+def _verdict(result: CheckResult) -> str:
+    if result.passed:
+        return "passed"
+    worst = ", ".join(f"${k}$ = {v:g}" for k, v in result.worst.items())
+    return f"**FAILED** (worst at {worst})"
 
 
 def _mp_values(expr: sp.Expr, symbols: Sequence[sp.Symbol], columns: Sequence[np.ndarray], dps: int) -> np.ndarray:

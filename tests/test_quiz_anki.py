@@ -146,9 +146,16 @@ def test_anki_imports_the_export_and_a_second_export_updates_the_same_notes(tmp_
 def test_anki_renders_every_cloze_as_the_quiz_reads_it(tmp_path: Path) -> None:
     """TeX braces inside a cloze (``{{c1::$\\frac{e^{z_k}}{...}$}}``) round-trip: Anki hides
     exactly the part the terminal session hides, and shows it whole on the answer side."""
-    bank = load_bank()
-    cloze = [c for c in bank.cards if c.kind == "cloze"]
-    assert any("}}" in a for c in cloze for a in cloze_answers(c.front)), "no cloze with TeX braces in the bank"
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "demo.yml").write_text(
+        "chapter: demo\ncards:\n  - id: demo-braces\n    kind: cloze\n    section: demo\n"
+        "    front: 'Softmax: $p_k = $ {{c1::$\\frac{\\exp(z_k)}{Z_{\\theta}}$}}, with $Z$ the sum.'\n"
+        "    back: The exponentials are normalised by their sum, so the outputs are positive and sum to one.\n"
+    )
+    braces = load_bank(folder).cards
+    assert any("}}" in a for c in braces for a in cloze_answers(c.front)), "the demo cloze lost its TeX braces"
+    cloze = [*(c for c in load_bank().cards if c.kind == "cloze"), *braces]
     export(cloze, tmp_path / "cloze.apkg")
     col, _ = anki_import(tmp_path / "cloze.apkg", tmp_path / "collection.anki2")
     try:

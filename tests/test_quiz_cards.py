@@ -107,6 +107,89 @@ def test_mcq_answers_are_not_always_in_the_same_position_in_the_session() -> Non
     assert all(c.answer is not None and c.answer < len(c.choices) for c in bank.cards if c.kind == "mcq")
 
 
+# --- atomic cards whose back says why (issue 9, section 5) -----------------------------------
+
+MIN_WHY_WORDS = 12
+"""A back explains when its prose, formulas and code spans left out, has at least this many
+words: enough for a clause that says why, more than a restated answer ("Mean of the squares.",
+"$p_1 - y_1$ with $p = softmax(z)$")."""
+
+
+def prose_words(text: str) -> list[str]:
+    """The words of a card's text outside its formulas, code spans and cloze markers."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\{\{c\d+::.*?\}\}", " ", text, flags=re.S)
+    return re.findall(r"[A-Za-z][A-Za-z'-]*", text)
+
+
+def explanation_problem(card) -> str | None:
+    """Why ``card``'s back is not an explanation, or None when it is one."""
+    words = prose_words(card.back)
+    if len(words) < MIN_WHY_WORDS:
+        return f"back has {len(words)} words of explanation, fewer than {MIN_WHY_WORDS}: say why, not only what"
+    if card.kind == "mcq" and card.back.strip().rstrip(".").lower() == card.choices[card.answer].strip().lower():
+        return "back only repeats the right choice"
+    return None
+
+
+def test_every_back_says_why_its_answer_is_right() -> None:
+    bad = {c.id: explanation_problem(c) for c in load_bank(CARDS).cards if explanation_problem(c)}
+    assert not bad, "\n".join(f"{k}: {v}" for k, v in bad.items())
+
+
+def test_every_front_asks_one_question() -> None:
+    bad = [c.id for c in load_bank(CARDS).cards if c.front.count("?") > 1]
+    assert not bad, f"cards asking more than one question (split them): {bad}"
+
+
+def test_the_card_rules_catch_bad_cards(tmp_path: Path) -> None:
+    bad = """\
+chapter: demo
+cards:
+  - id: demo-terse
+    kind: numeric
+    section: demo
+    generator: mse_three
+    front: Errors {e1}, {e2}, {e3}. MSE?
+    back: Mean of the squares.
+  - id: demo-formula-only
+    kind: recall
+    section: demo
+    front: What is the gradient of CE with respect to the first logit?
+    back: $p_1 - y_1$ with $p = \\mathrm{softmax}(z)$.
+  - id: demo-two-questions
+    kind: recall
+    section: demo
+    front: What is MAE's gradient, and what does it mean for training?
+    back: The sign of the error, so every example pulls with force one; training needs a decaying rate.
+"""
+    cards = {c.id: c for c in load_file(write(tmp_path, bad))}
+    assert explanation_problem(cards["demo-terse"]) and explanation_problem(cards["demo-formula-only"])
+    assert explanation_problem(cards["demo-two-questions"]) is None
+    good_front = "What is MAE's gradient with respect to the prediction?"
+    assert good_front.count("?") == 1 and cards["demo-two-questions"].front.count("?") == 1
+    two = "What is MAE's gradient? What does it mean for training?"
+    assert two.count("?") > 1  # the rule of test_every_front_asks_one_question
+
+
+@pytest.mark.parametrize("chapter", existing_chapters())
+def test_mcq_answers_vary_in_position_in_the_files(chapter: str) -> None:
+    """Issue 12: the right answer was 'a)' on 14 of 15 cards; Anki and printed decks keep file order."""
+    answers = [c.answer for c in load_bank(CARDS).chapter(chapter) if c.kind == "mcq"]
+    if len(answers) < 4:
+        pytest.skip(f"{chapter} has {len(answers)} multiple-choice cards")
+    most = max(answers.count(a) for a in set(answers))
+    assert most <= 0.5 * len(answers), f"{chapter}: {most} of {len(answers)} answers in one position"
+
+
+def test_class_indices_in_numeric_cards_are_zero_based_and_say_so() -> None:
+    for card in load_bank(CARDS).cards:
+        if card.kind == "numeric" and re.search(r"\bclass(es)?\b", card.front):
+            assert "0-based" in card.front, f"{card.id}: say that classes are numbered from 0, as in PyTorch"
+    rng = random.Random(0)
+    ks = {draw("softmax_ce", rng).params["k"] for _ in range(50)}
+    assert ks == {0, 1, 2}
+
+
 GOOD = """\
 chapter: demo
 cards:
@@ -207,14 +290,14 @@ def torch_answer(name: str, p: dict) -> float:
         F.binary_cross_entropy_with_logits(z, t(p["y"])).backward()
         return z.grad.item()
     if name in ("softmax_ce", "softmax_ce_grad"):
-        z = torch.tensor([[p["z1"], p["z2"], p["z3"]]], dtype=torch.float64, requires_grad=True)
-        loss = F.cross_entropy(z, torch.tensor([p["k"] - 1]))
+        z = torch.tensor([[p["z0"], p["z1"], p["z2"]]], dtype=torch.float64, requires_grad=True)
+        loss = F.cross_entropy(z, torch.tensor([p["k"]]))  # 0-based class index, as the cards say
         if name == "softmax_ce":
             return loss.item()
         loss.backward()
         return z.grad[0, 0].item()
     if name == "gaussian_nll":
-        var = t(p["sigma"] ** 2)
+        var = t(p["s"] ** 2)
         return F.gaussian_nll_loss(t(p["yhat"]), t(p["y"]), var, full=True).item()
     if name == "sample_quantile":
         values = torch.tensor([float(v) for v in p["values"].split(",")], dtype=torch.float64)

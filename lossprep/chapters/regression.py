@@ -1,14 +1,23 @@
-"""The regression losses of the chapter "Regression losses", in SymPy, and its house-price demo.
+"""What only the chapter "Regression losses" (``book/regression.md``) needs.
 
-The chapter and ``tests/test_regression_chapter.py`` both import this module, so the tests
-check the very expressions and the very fits the page shows. Symbols come from the book's
-glossary (:mod:`lossprep.symbols`: ``e = y - y_hat`` the error) and the loss formulas from
-:mod:`lossprep.formulas`; both are re-exported here for the chapter's convenience.
+The derivations keep SymPy's output readable (:func:`derive_loss`); two statistical facts the
+chapter states are computed here (the median's efficiency under Gaussian noise, the bias of
+``exp`` of a log-target fit); and the house-price demo fits, measures and explains what the
+choice of loss does. Symbols come from the book's glossary (:mod:`lossprep.symbols`; this
+module defines none) and the loss formulas from :mod:`lossprep.formulas`. The chapter and
+``tests/test_regression_chapter.py`` import this module, so the tests check the very
+expressions and fits the page shows.
+
+Chapters and exercises: the chapter teaches the regression losses with
+``torch.nn.functional``'s implementations and :mod:`lossprep.losses`; no exercise asks for them.
+A later exercise on regression must not find its answer here: the demo trains with library
+losses through :func:`lossprep.train.fit`, and the leak test in
+``tests/test_grading_pipeline.py`` keeps chapters and exercises apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -16,37 +25,19 @@ import torch
 import torch.nn.functional as F
 
 from lossprep.data import HousePrices, house_prices
-from lossprep.formulas import (
-    huber_expr,
-    in_prediction,
-    log_cosh_expr,
-    mae_expr,
-    mse_expr,
-    pinball_expr,
-    smooth_l1_expr,
-)
 from lossprep.losses import pinball_loss
 from lossprep.symbolic import Derivation, derive
-from lossprep.symbols import beta, delta, e, q, y, y_hat
+from lossprep.symbols import e, s
 from lossprep.train import History, fit, predict
 
 __all__ = [
-    "e",
-    "y",
-    "y_hat",
-    "delta",
-    "beta",
-    "q",
-    "mse_expr",
-    "mae_expr",
-    "huber_expr",
-    "smooth_l1_expr",
-    "log_cosh_expr",
-    "pinball_expr",
-    "in_prediction",
     "derive_loss",
+    "median_variance_ratio",
+    "simulated_variance_ratio",
+    "log_target_mean_factor",
     "PRICE_UNIT",
     "HUBER_DELTA",
+    "HUBER",
     "HOUSE_LOSSES",
     "HouseFit",
     "HouseDemo",
@@ -54,7 +45,9 @@ __all__ = [
     "linear_model",
     "fit_house_models",
     "longer_run_gap",
+    "QuantileBand",
     "fit_quantile_band",
+    "regular_mae_across_draws",
 ]
 
 
@@ -91,6 +84,42 @@ def derive_loss(loss: sp.Expr, *, name: str = "L", simplify: bool = False) -> De
 
 
 # ---------------------------------------------------------------------------------------------
+# Two statistical facts
+# ---------------------------------------------------------------------------------------------
+
+
+def median_variance_ratio() -> sp.Expr:
+    """Var(sample median) / Var(sample mean) for large samples of Gaussian noise: ``pi / 2``.
+
+    For a density ``f`` with median ``m``, the sample median of ``n`` draws has variance about
+    ``1 / (4 n f(m)^2)``; the mean's is ``s^2 / n``. For ``N(0, s^2)``, ``f(0) = 1 / (s sqrt(2 pi))``.
+    The median's efficiency relative to the mean is the inverse, ``2 / pi``.
+    """
+    f_at_median = 1 / (s * sp.sqrt(2 * sp.pi))
+    return sp.simplify((1 / (4 * f_at_median**2)) / s**2)
+
+
+def simulated_variance_ratio(n: int = 201, trials: int = 10_000, *, seed: int = 0) -> float:
+    """Var(median) / Var(mean) over ``trials`` samples of ``n`` standard normal draws."""
+    if n < 3 or trials < 10:
+        raise ValueError(f"Expected n >= 3 and trials >= 10, got n={n}, trials={trials}")
+    g = torch.Generator().manual_seed(seed)
+    draws = torch.randn(trials, n, generator=g, dtype=torch.float64)
+    return float(draws.median(dim=1).values.var() / draws.mean(dim=1).var())
+
+
+def log_target_mean_factor() -> sp.Expr:
+    """``E[exp(e)]`` for Gaussian errors ``e ~ N(0, s^2)`` on the log scale: ``exp(s^2 / 2)``.
+
+    A model fitted with MSE on ``log y`` predicts ``E[log y | x]``; ``exp`` of it is the geometric
+    mean, below the mean ``E[y | x]`` by this factor (Jensen: ``E[exp(e)] > exp(E[e]) = 1`` for
+    any error that is not constant; the Gaussian gives the closed form).
+    """
+    density = sp.exp(-(e**2) / (2 * s**2)) / sp.sqrt(2 * sp.pi * s**2)
+    return sp.simplify(sp.integrate(sp.exp(e) * density, (e, -sp.oo, sp.oo)).rewrite(sp.erf))
+
+
+# ---------------------------------------------------------------------------------------------
 # The house-price demo
 # ---------------------------------------------------------------------------------------------
 
@@ -100,6 +129,9 @@ PRICE_UNIT = 100_000.0
 HUBER_DELTA = 1.0
 """Huber's threshold in price units ($100K): a few times the spread of the regular houses'
 residuals (the chapter computes it), far below the luxury houses' errors."""
+
+HUBER = f"Huber (delta={HUBER_DELTA:g})"
+"""The Huber fit's name in :data:`HOUSE_LOSSES`."""
 
 
 def _huber(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -117,7 +149,7 @@ def _mae(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> t
 HOUSE_LOSSES: dict[str, tuple[Callable[..., torch.Tensor], bool]] = {
     "MSE": (_mse, False),
     "MAE": (_mae, False),
-    f"Huber (delta={HUBER_DELTA:g})": (_huber, False),
+    HUBER: (_huber, False),
     "MSE on log-price": (_mse, True),
 }
 """Name -> (loss of (prediction, target, reduction), whether the model is fitted to log-price)."""
@@ -133,8 +165,6 @@ class HouseFit:
         history: what :func:`lossprep.train.fit` returned.
         log_target: whether the model predicts log-price (its prediction is ``exp`` of the output).
         prediction: price predictions for every house, in price units, on the CPU.
-        average_house: the predicted price (units) of a house with average features: with
-            standardised features that is the intercept (or ``exp`` of it for log-price).
     """
 
     name: str
@@ -142,7 +172,6 @@ class HouseFit:
     history: History
     log_target: bool
     prediction: torch.Tensor
-    average_house: float
 
 
 @dataclass(frozen=True)
@@ -156,7 +185,8 @@ class HouseDemo:
         fits: loss name -> fit, in :data:`HOUSE_LOSSES` order.
         reference: predictions (units) of least squares fitted on the regular houses only, in
             float64: the fit we would get if the luxury houses were not in the data.
-        reference_average_house: that reference's intercept (units).
+        feature_mean, feature_std: the training features' statistics, shape (4,), to standardise
+            houses the models never saw (:meth:`features`).
     """
 
     data: HousePrices
@@ -164,12 +194,17 @@ class HouseDemo:
     y: torch.Tensor
     fits: dict[str, HouseFit]
     reference: torch.Tensor
-    reference_average_house: float
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
 
     @property
     def regular(self) -> torch.Tensor:
         """Boolean mask of the regular (not luxury) houses."""
         return ~self.data.luxury
+
+    def features(self, data: HousePrices) -> torch.Tensor:
+        """``data``'s features standardised with the training statistics, shape (N, 4)."""
+        return (data.X - self.feature_mean) / self.feature_std
 
     def regular_mae_dollars(self) -> dict[str, float]:
         """Mean absolute error on the regular houses, in dollars, per fit and for the reference."""
@@ -183,9 +218,12 @@ class HouseDemo:
         out["reference"] = float((self.reference - self.y.double())[self.regular].mean())
         return {k: v * PRICE_UNIT for k, v in out.items()}
 
-    def average_house_shift_dollars(self) -> dict[str, float]:
-        """How far each fit's price for the average house lies from the reference's, in dollars."""
-        return {n: (f.average_house - self.reference_average_house) * PRICE_UNIT for n, f in self.fits.items()}
+    def balance_bias_dollars(self, name: str = "MSE") -> float:
+        """What the regular houses' bias must be if fit ``name``'s residuals sum to zero, as least
+        squares with an intercept forces: the luxury houses' total under-pricing spread over
+        the regular houses, ``sum_luxury (y - y_hat) / N_regular``, in dollars."""
+        err = (self.y - self.fits[name].prediction).double()
+        return float(err[self.data.luxury].sum() / self.regular.sum()) * PRICE_UNIT
 
     def per_example_loss(self, name: str, prediction: torch.Tensor) -> torch.Tensor:
         """Loss ``name`` of every house at price predictions ``prediction`` (units), computed as it
@@ -241,7 +279,12 @@ class HouseDemo:
 
     def luxury_gradient_share(self, *, at: str = "MSE") -> dict[str, float]:
         """Fraction of the total pull on the fit (the sum of ``|dL/d output|`` over houses) that
-        comes from the luxury houses; ``at`` as in :meth:`luxury_share`."""
+        comes from the luxury houses; ``at`` as in :meth:`luxury_share`.
+
+        At a least-squares fit with an intercept the residuals sum to zero, so the luxury houses
+        (all under-priced) pull exactly as hard as the regular houses push back: their share of
+        the MSE pull is at most one half by construction.
+        """
         out = {}
         for name in self.fits:
             g = self.per_example_gradient(name, self._prediction_at(name, at)).abs()
@@ -259,12 +302,17 @@ def standardise(X: torch.Tensor) -> torch.Tensor:
     Shape:
         X: ``(N, F)``. Output: ``(N, F)``, same device and dtype.
     """
+    mean, sd = _feature_stats(X)
+    return (X - mean) / sd
+
+
+def _feature_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if X.ndim != 2 or X.shape[0] < 2:
         raise ValueError(f"Expected a matrix with at least 2 rows, got shape {tuple(X.shape)}")
     sd = X.std(dim=0)
     if bool((sd == 0).any()):
         raise ValueError("Expected every feature to vary, got a constant column")
-    return (X - X.mean(dim=0)) / sd
+    return X.mean(dim=0), sd
 
 
 def linear_model(n_features: int) -> torch.nn.Module:
@@ -285,40 +333,36 @@ def fit_house_models(
     epochs: int = 300,
     lr: float = 0.1,
     data: HousePrices | None = None,
+    losses: Iterable[str] | None = None,
 ) -> HouseDemo:
-    """One linear model per loss of HOUSE_LOSSES, full batch, Adam, cosine decay.
+    """One linear model per loss of :data:`HOUSE_LOSSES` (or of ``losses``), full batch, Adam,
+    cosine decay.
 
-    Features are standardised; prices are in units of $100K (PRICE_UNIT). The
-    log-price model fits MSE to log(price) and predicts exp of its output.
-    ``device=None`` picks with :func:`lossprep.device.get_device`; ``data=None``
-    uses :func:`lossprep.data.house_prices`.
+    Features are standardised; prices are in units of $100K (PRICE_UNIT). The log-price model
+    fits MSE to log(price) and predicts exp of its output. ``device=None`` picks with
+    :func:`lossprep.device.get_device`; ``data=None`` uses :func:`lossprep.data.house_prices`.
     """
+    names = list(HOUSE_LOSSES) if losses is None else list(losses)
+    unknown = [n for n in names if n not in HOUSE_LOSSES]
+    if unknown or not names:
+        raise ValueError(f"Expected losses among {list(HOUSE_LOSSES)}, got {names}")
     data = house_prices() if data is None else data
-    X = standardise(data.X)
+    mean, sd = _feature_stats(data.X)
+    X = (data.X - mean) / sd
     y_units = data.price / PRICE_UNIT
     fits = {}
-    for name, (loss_fn, log_target) in HOUSE_LOSSES.items():
+    for name in names:
+        loss_fn, log_target = HOUSE_LOSSES[name]
         model = linear_model(X.shape[1])
         target = y_units.log() if log_target else y_units
         history = fit(model, loss_fn, X, target, epochs=epochs, lr=lr, device=device)
         out = predict(model, X)
-        intercept = model[0].bias.detach().cpu().double()
-        if log_target:
-            out, intercept = out.exp(), intercept.exp()
-        fits[name] = HouseFit(
-            name=name,
-            model=model,
-            history=history,
-            log_target=log_target,
-            prediction=out,
-            average_house=float(intercept),
-        )
+        fits[name] = HouseFit(name, model, history, log_target, out.exp() if log_target else out)
     # reference: exact least squares on the regular houses alone
     regular = ~data.luxury
     A = torch.cat([X.double(), torch.ones(len(X), 1).double()], dim=1)
-    b = y_units.double().unsqueeze(1)
-    w = torch.linalg.lstsq(A[regular], b[regular]).solution.squeeze(1)
-    return HouseDemo(data=data, X=X, y=y_units, fits=fits, reference=A @ w, reference_average_house=float(w[-1]))
+    w = torch.linalg.lstsq(A[regular], y_units.double()[regular].unsqueeze(1)).solution.squeeze(1)
+    return HouseDemo(data=data, X=X, y=y_units, fits=fits, reference=A @ w, feature_mean=mean, feature_std=sd)
 
 
 def longer_run_gap(
@@ -332,11 +376,42 @@ def longer_run_gap(
     if factor < 2:
         raise ValueError(f"Expected factor >= 2, got {factor}")
     epochs = len(next(iter(demo.fits.values())).history) * factor
-    longer = fit_house_models(device, epochs=epochs, lr=lr, data=demo.data)
+    longer = fit_house_models(device, epochs=epochs, lr=lr, data=demo.data, losses=demo.fits)
     return {
         name: (f.history.final - longer.fits[name].history.final) / abs(longer.fits[name].history.final)
         for name, f in demo.fits.items()
     }
+
+
+@dataclass(frozen=True)
+class QuantileBand:
+    """Two linear models trained with the pinball loss at a low and a high quantile level.
+
+    Attributes:
+        levels: ``(low, high)``, ``0 < low < high < 1``.
+        low, high: the fitted models, on standardised features (:meth:`HouseDemo.features`).
+    """
+
+    levels: tuple[float, float]
+    low: torch.nn.Module
+    high: torch.nn.Module
+
+    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The low and high price predictions (units) for standardised features ``X``, on the CPU."""
+        return predict(self.low, X), predict(self.high, X)
+
+    def coverage(self, X: torch.Tensor, y: torch.Tensor) -> float:
+        """The fraction of targets ``y`` (units) inside the band predicted for ``X``. If the model
+        is right, about ``high - low`` on houses it never saw."""
+        lo, hi = self.predict(X)
+        return float(((y >= lo) & (y <= hi)).double().mean())
+
+    def below(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """The fractions of ``y`` below the low line and below the high line. On the training
+        data the pinball loss's first-order condition for the intercept puts them at about
+        ``low`` and ``high`` whatever the data (off only by the few houses on the lines)."""
+        lo, hi = self.predict(X)
+        return float((y < lo).double().mean()), float((y < hi).double().mean())
 
 
 def fit_quantile_band(
@@ -346,19 +421,30 @@ def fit_quantile_band(
     epochs: int = 300,
     lr: float = 0.1,
     device: torch.device | str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fit the demo's linear model with the pinball loss at a low and a high quantile level.
-
-    Returns:
-        the low and high price predictions (units), each of shape (N,), on the CPU. If the
-        model is right, a fraction ``high - low`` of the houses lies between them.
-    """
+) -> QuantileBand:
+    """Fit the demo's linear model with the pinball loss at a low and a high quantile level."""
     low, high = levels
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"Expected levels 0 < low < high < 1, got {levels}")
-    out = []
+    models = []
     for level in (low, high):
         model = linear_model(demo.X.shape[1])
         fit(model, lambda p, t, lv=level: pinball_loss(p, t, q=lv), demo.X, demo.y, epochs=epochs, lr=lr, device=device)
-        out.append(predict(model, demo.X))
-    return out[0], out[1]
+        models.append(model)
+    return QuantileBand((low, high), models[0], models[1])
+
+
+def regular_mae_across_draws(
+    seeds: Iterable[int], *, losses: Iterable[str] = ("MAE", HUBER), device: torch.device | str | None = None
+) -> list[dict[str, float]]:
+    """The regular houses' mean absolute error (dollars) of each fit of ``losses`` and of the
+    reference, on fresh draws of the data set (one per seed): how much these numbers move from
+    one draw of the data to the next, the yardstick for calling two fits tied."""
+    names = list(losses)
+    out = []
+    for seed in seeds:
+        demo = fit_house_models(device, data=house_prices(seed=seed), losses=names)
+        out.append(demo.regular_mae_dollars())
+    if not out:
+        raise ValueError("Expected at least one seed, got none")
+    return out

@@ -193,13 +193,13 @@ def bce_logit_grad(rng: random.Random) -> NumericInstance:
 
 @generator("bce_from_logit")
 def bce_from_logit(rng: random.Random) -> NumericInstance:
-    """BCE with logits for y = 1: softplus(-z) = ln(1 + e^-z)."""
+    """BCE with logits for y = 1: softplus(-z) = ln(1 + exp(-z))."""
     z = _r(rng, -4.0, 4.0, 1)
     ans = math.log1p(math.exp(-z))
     return NumericInstance(
         {"z": z},
         ans,
-        f"z = {z}: ln(1 + e^(-z)) = ln(1 + e^{_v(round(-z, 1))}) = ln(1 + {fmt_number(math.exp(-z))}) = {fmt_number(ans)}",
+        f"z = {z}: ln(1 + exp(-z)) = ln(1 + exp({_v(round(-z, 1))})) = ln(1 + {fmt_number(math.exp(-z))}) = {fmt_number(ans)}",
     )
 
 
@@ -208,7 +208,7 @@ def _softmax_steps(zs: list[float]) -> tuple[list[float], str]:
     total = sum(ex)
     p = [v / total for v in ex]
     text = (
-        f"e^z = (e^{_v(zs[0])}, e^{_v(zs[1])}, e^{_v(zs[2])}) = ({', '.join(fmt_number(v) for v in ex)}), "
+        f"exp(z) = (exp({_v(zs[0])}), exp({_v(zs[1])}), exp({_v(zs[2])})) = ({', '.join(fmt_number(v) for v in ex)}), "
         f"sum {fmt_number(total)}"
     )
     return p, text
@@ -216,45 +216,45 @@ def _softmax_steps(zs: list[float]) -> tuple[list[float], str]:
 
 @generator("softmax_ce")
 def softmax_ce(rng: random.Random) -> NumericInstance:
-    """Cross-entropy of logits (z1, z2, z3) when the true class is k: -log softmax(z)_k."""
+    """Cross-entropy of logits (z0, z1, z2) when the true class is k (0-based, as PyTorch): -log softmax(z)_k."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
     p, text = _softmax_steps(zs)
     ans = -math.log(p[k])
     return NumericInstance(
-        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1},
+        {"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k},
         ans,
-        f"{text}; p_{k + 1} = {fmt_number(math.exp(zs[k]))}/{fmt_number(math.exp(zs[k]) / p[k])} = {fmt_number(p[k])}; "
-        f"-ln p_{k + 1} = {fmt_number(ans)}",
+        f"{text}; p_{k} = {fmt_number(math.exp(zs[k]))}/{fmt_number(math.exp(zs[k]) / p[k])} = {fmt_number(p[k])}; "
+        f"-ln p_{k} = {fmt_number(ans)}",
     )
 
 
 @generator("softmax_ce_grad")
 def softmax_ce_grad(rng: random.Random) -> NumericInstance:
-    """d CE / d z_1 for logits (z1, z2, z3) and true class k: p_1 - [k = 1]."""
+    """d CE / d z0 for logits (z0, z1, z2) and true class k (0-based): p_0 - [k = 0]."""
     zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
     k = rng.randrange(3)
     p, text = _softmax_steps(zs)
-    y1 = 1 if k == 0 else 0
+    y0 = 1 if k == 0 else 0
     return NumericInstance(
-        {"z1": zs[0], "z2": zs[1], "z3": zs[2], "k": k + 1},
-        p[0] - y1,
-        f"{text}; p_1 = {fmt_number(p[0])}; true class {k + 1} so y_1 = {y1}; p_1 - y_1 = {fmt_number(p[0] - y1)}",
+        {"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k},
+        p[0] - y0,
+        f"{text}; p_0 = {fmt_number(p[0])}; true class {k} so y_0 = {y0}; p_0 - y_0 = {fmt_number(p[0] - y0)}",
     )
 
 
 @generator("gaussian_nll")
 def gaussian_nll(rng: random.Random) -> NumericInstance:
-    """Gaussian NLL of one target: (y - yhat)^2 / (2 sigma^2) + ln(sigma) + ln(2 pi)/2."""
+    """Gaussian NLL of one target, noise standard deviation s: (y - yhat)^2 / (2 s^2) + ln(s) + ln(2 pi)/2."""
     y = _r(rng, -2.0, 2.0, 1)
     yhat = _r(rng, -2.0, 2.0, 1)
     s = rng.choice([0.5, 1.0, 2.0])
     sq = (y - yhat) ** 2 / (2 * s * s)
     ans = sq + math.log(s) + 0.5 * math.log(2 * math.pi)
     return NumericInstance(
-        {"y": y, "yhat": yhat, "sigma": s},
+        {"y": y, "yhat": yhat, "s": s},
         ans,
-        f"(y - ŷ)²/(2σ²) + ln σ + ln(2π)/2 = ({y} - {_v(yhat)})²/(2·{s}²) + ln {s} + 0.9189"
+        f"(y - ŷ)²/(2s²) + ln s + ln(2π)/2 = ({y} - {_v(yhat)})²/(2·{s}²) + ln {s} + 0.9189"
         f" = {fmt_number(sq)} + {_v(round(math.log(s), 4))} + 0.9189 = {fmt_number(ans)}",
     )
 
@@ -359,7 +359,7 @@ def log_cosh(rng: random.Random) -> NumericInstance:
     return NumericInstance(
         {"e": e},
         ans,
-        f"ln cosh({e}) = |e| + ln(1 + e^(-2|e|)) - ln 2 = {a} + ln(1 + e^{_v(round(-2 * a, 1))}) - 0.6931"
+        f"ln cosh({e}) = |e| + ln(1 + exp(-2|e|)) - ln 2 = {a} + ln(1 + exp({_v(round(-2 * a, 1))})) - 0.6931"
         f" = {a} + {fmt_number(tail)} - 0.6931 = {fmt_number(ans)}",
     )
 
