@@ -34,6 +34,10 @@ __all__ = [
     "to_torch",
     "sample_points",
     "check_against_torch",
+    "Confirmed",
+    "ConfirmedList",
+    "confirm",
+    "confirm_all",
 ]
 
 
@@ -240,3 +244,59 @@ def check_against_torch(
     i = iv if ev >= eg else ig
     worst = {str(s): float(c[i]) for s, c in zip(symbols, columns, strict=False)}
     return CheckResult(n=n, max_value_error=ev, max_grad_error=eg, rtol=rtol, atol=atol, worst=worst)
+
+
+# --- statements SymPy confirms, shown as equations -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """An identity SymPy has confirmed, with the TeX the page shows for it."""
+
+    tex: str
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.tex} \\qquad \\checkmark$"
+
+
+@dataclass(frozen=True)
+class ConfirmedList:
+    """Several confirmed identities, shown one per line."""
+
+    items: tuple[Confirmed, ...]
+
+    def _repr_latex_(self) -> str:
+        lines = " \\\\ ".join(f"&{c.tex} && \\checkmark" for c in self.items)
+        return f"$\\displaystyle \\begin{{aligned}} {lines} \\end{{aligned}}$"
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _vanishes(difference: sp.Expr | sp.MatrixBase) -> bool:
+    entries = list(difference) if isinstance(difference, sp.MatrixBase) else [difference]
+    return all(sp.simplify(entry) == 0 for entry in entries)
+
+
+def confirm(lhs: sp.Expr | sp.MatrixBase, rhs: sp.Expr | sp.MatrixBase, tex: str) -> Confirmed:
+    """Check with SymPy that ``lhs`` equals ``rhs`` (their difference simplifies to 0) and return
+    the statement ``tex`` to show; raise ``AssertionError`` when SymPy cannot confirm it, so a
+    page that states a wrong derivation fails to build.
+
+    Example::
+
+        >>> z = sp.Symbol("z", real=True)
+        >>> s = 1 / (1 + sp.exp(-z))
+        >>> confirm(sp.diff(s, z), s * (1 - s), r"\\sigma' = \\sigma (1 - \\sigma)").tex
+        "\\\\sigma' = \\\\sigma (1 - \\\\sigma)"
+    """
+    if not _vanishes(lhs - rhs):
+        raise AssertionError(f"SymPy does not confirm {tex!r}: {lhs} - ({rhs}) does not simplify to 0")
+    return Confirmed(tex)
+
+
+def confirm_all(*items: tuple[sp.Expr | sp.MatrixBase, sp.Expr | sp.MatrixBase, str]) -> ConfirmedList:
+    """:func:`confirm` for each ``(lhs, rhs, tex)``, shown together, one identity per line."""
+    if not items:
+        raise ValueError("Expected at least one identity, got none")
+    return ConfirmedList(tuple(confirm(*item) for item in items))

@@ -45,3 +45,41 @@ GLOSSARY: tuple[tuple[sp.Symbol, str, str], ...] = (
     (beta, r"\beta", "smooth L1's threshold (PyTorch's name)"),
 )
 """``(symbol, TeX, meaning)`` for every symbol above."""
+
+# --- classification and class imbalance (chapters "Classification losses", "Class imbalance") --
+
+eta = sp.Symbol("eta", positive=True)
+"""The true probability ``P(y = 1 | x)`` of the positive class at one input, ``0 < eta < 1``."""
+mu = sp.Symbol("mu", real=True)
+"""The mean ``E[y | x]`` a model predicts (``sigmoid(z)``, ``softmax(z)``, ``z``, ``exp(z)`` under the canonical links)."""
+p_t = sp.Symbol("p_t", positive=True)
+"""The probability the model gives the true class: ``p`` for a positive, ``1 - p`` for a negative."""
+y_pm = sp.Symbol(r"\tilde{y}", real=True)
+"""A binary label written in {-1, +1} (``2y - 1``), as the hinge loss takes it."""
+w = sp.Symbol("w", positive=True)
+"""The weight of the positive class in weighted binary cross-entropy (PyTorch's ``pos_weight``)."""
+gamma = sp.Symbol("gamma", nonnegative=True)
+"""Focal loss's focusing parameter: the modulating factor is ``(1 - p_t)**gamma``."""
+alpha = sp.Symbol("alpha", positive=True)
+"""Focal loss's class-balance weight: ``alpha`` on positives, ``1 - alpha`` on negatives."""
+T = sp.Symbol("T", positive=True)
+"""A softmax temperature: probabilities ``softmax(z / T)``."""
+m = sp.Symbol("m", positive=True)
+"""The hinge loss's margin: ``max(0, m - y_pm * z)``."""
+epsilon = sp.Symbol("epsilon", positive=True)
+"""The label-smoothing amount: the target puts ``1 - epsilon + epsilon / C`` on the true class."""
+
+__all__ += ["eta", "mu", "p_t", "y_pm", "w", "gamma", "alpha", "T", "m", "epsilon"]
+
+GLOSSARY += (
+    (eta, r"\eta", r"the true probability $P(y = 1 \mid x)$ of the positive class"),
+    (mu, r"\mu", r"the mean $\E[y \mid x]$ a model predicts"),
+    (p_t, "p_t", "the probability the model gives the true class"),
+    (y_pm, r"\tilde{y}", r"a binary label in $\{-1, +1\}$, $\tilde y = 2y - 1$"),
+    (w, "w", "the weight of the positive class (`pos_weight`)"),
+    (gamma, r"\gamma", "focal loss's focusing parameter"),
+    (alpha, r"\alpha", "focal loss's class-balance weight"),
+    (T, "T", "a softmax temperature"),
+    (m, "m", "the hinge loss's margin"),
+    (epsilon, r"\epsilon", "the label-smoothing amount"),
+)

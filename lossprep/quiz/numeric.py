@@ -243,3 +243,195 @@ def log_error(rng: random.Random) -> NumericInstance:
     ratio = rng.choice([0.5, 0.8, 1.25, 1.5, 2.0])
     y = rng.choice([150, 400, 3_000])  # thousands
     return NumericInstance({"y": y, "yhat": round(y * ratio, 1), "ratio": ratio}, math.log(ratio) ** 2, "ln(yhat/y)^2")
+
+
+# --- chapter "Classification losses" (class indices are 0-based, as in PyTorch) ----------------
+
+SMALLEST = 0.05
+"""Generators whose answer could be tiny draw again until it is at least this large: the grading
+rule's absolute tolerance (``is_close``) would accept 0 for a smaller answer."""
+
+
+def _until_large(draw_once: Callable[[], NumericInstance]) -> NumericInstance:
+    while True:
+        inst = draw_once()
+        if abs(inst.answer) >= SMALLEST:
+            return inst
+
+
+@generator("cls_softmax_prob")
+def cls_softmax_prob(rng: random.Random) -> NumericInstance:
+    """softmax(z)_k for three logits (z0, z1, z2) and a 0-based class index k."""
+
+    def once() -> NumericInstance:
+        zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
+        k = rng.randrange(3)
+        return NumericInstance(
+            {"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k}, _softmax(zs)[k], "e^{z_k} / sum_j e^{z_j}"
+        )
+
+    return _until_large(once)
+
+
+@generator("cls_ce_weighted_mean")
+def cls_ce_weighted_mean(rng: random.Random) -> NumericInstance:
+    """F.cross_entropy(weight=w) with the default mean over three examples of two classes, from
+    their per-example losses: sum_i w_{t_i} l_i / sum_i w_{t_i}."""
+    losses = [_r(rng, 0.1, 3.0, 1) for _ in range(3)]
+    targets = [rng.randrange(2) for _ in range(3)]
+    if len(set(targets)) == 1:
+        targets[rng.randrange(3)] = 1 - targets[0]
+    weights = [1.0, float(rng.choice([2, 3, 4, 5, 9]))]
+    num = sum(weights[t] * v for t, v in zip(targets, losses, strict=True))
+    den = sum(weights[t] for t in targets)
+    params = {f"l{i}": v for i, v in enumerate(losses)} | {f"t{i}": t for i, t in enumerate(targets)}
+    params |= {"w0": weights[0], "w1": weights[1]}
+    return NumericInstance(params, num / den, f"{num:.4g} / {den:g}: the sum of the targets' weights")
+
+
+@generator("cls_logsumexp")
+def cls_logsumexp(rng: random.Random) -> NumericInstance:
+    """log(e^a + e^b + e^c) for large logits, by the shift: m + log(sum e^{z - m})."""
+    a = rng.choice([300, 500, 800, 1000])
+    b, c = a - rng.randint(0, 3), a - rng.randint(1, 4)
+    m = max(a, b, c)
+    ans = m + math.log(sum(math.exp(v - m) for v in (a, b, c)))
+    return NumericInstance({"a": a, "b": b, "c": c}, ans, f"{m} + log(sum of e^(z - {m}))")
+
+
+@generator("cls_temperature")
+def cls_temperature(rng: random.Random) -> NumericInstance:
+    """The largest probability of softmax(z / T) for three logits and a temperature T."""
+    zs = [_r(rng, -1.0, 4.0, 1) for _ in range(3)]
+    t = rng.choice([0.5, 2.0, 3.0, 4.0])
+    return NumericInstance(
+        {"z0": zs[0], "z1": zs[1], "z2": zs[2], "T": t}, max(_softmax([v / t for v in zs])), "max softmax(z / T)"
+    )
+
+
+@generator("cls_hinge")
+def cls_hinge(rng: random.Random) -> NumericInstance:
+    """Hinge loss max(0, 1 - y~ z) for a score z and a label y in {0, 1} (y~ = 2y - 1)."""
+    z = _r(rng, -2.5, 2.5, 1)
+    y = rng.choice([0, 1])
+    return NumericInstance({"z": z, "y": y}, max(0.0, 1.0 - (2 * y - 1) * z), "max(0, 1 - (2y - 1) z)")
+
+
+@generator("cls_mse_sigmoid_grad")
+def cls_mse_sigmoid_grad(rng: random.Random) -> NumericInstance:
+    """d/dz of (sigmoid(z) - y)^2 / 2: (p - y) p (1 - p)."""
+
+    def once() -> NumericInstance:
+        z = _r(rng, -4.0, 4.0, 1)
+        y = rng.choice([0, 1])
+        p = _sigmoid(z)
+        return NumericInstance({"z": z, "y": y}, (p - y) * p * (1 - p), "(p - y) p (1 - p)")
+
+    return _until_large(once)
+
+
+@generator("cls_brier")
+def cls_brier(rng: random.Random) -> NumericInstance:
+    """Brier score (p - y)^2 of one forecast p of the positive class."""
+
+    def once() -> NumericInstance:
+        p = _r(rng, 0.05, 0.95)
+        y = rng.choice([0, 1])
+        return NumericInstance({"p": p, "y": y}, (p - y) ** 2, "(p - y)^2")
+
+    return _until_large(once)
+
+
+@generator("cls_smoothed_target")
+def cls_smoothed_target(rng: random.Random) -> NumericInstance:
+    """The target probability of the true class under label smoothing eps with C classes:
+    1 - eps + eps / C (F.cross_entropy's label_smoothing)."""
+    eps = rng.choice([0.05, 0.1, 0.2, 0.3])
+    c = rng.choice([2, 4, 5, 10, 100])
+    return NumericInstance({"eps": eps, "C": c}, 1 - eps + eps / c, "1 - eps + eps / C")
+
+
+# --- chapter "Class imbalance" -----------------------------------------------------------------
+
+
+@generator("imb_inverse_frequency")
+def imb_inverse_frequency(rng: random.Random) -> NumericInstance:
+    """The inverse-frequency pos_weight: negatives / positives."""
+    n = rng.choice([10_000, 20_000, 50_000])
+    pos = rng.choice([50, 100, 200, 250, 400])
+    return NumericInstance({"n": n, "pos": pos}, (n - pos) / pos, "(n - pos) / pos")
+
+
+@generator("imb_logit_shift")
+def imb_logit_shift(rng: random.Random) -> NumericInstance:
+    """The calibrated probability of a model trained with pos_weight w that outputs p_w:
+    sigmoid(logit(p_w) - log w) = p_w / (p_w + w (1 - p_w))."""
+
+    def once() -> NumericInstance:
+        pw = _r(rng, 0.3, 0.99)
+        w = float(rng.choice([4, 9, 10, 19, 99]))
+        return NumericInstance({"p": pw, "w": w}, pw / (pw + w * (1 - pw)), "odds / w, back to a probability")
+
+    return _until_large(once)
+
+
+@generator("imb_undersample_correction")
+def imb_undersample_correction(rng: random.Random) -> NumericInstance:
+    """The probability of a model trained on data with only a fraction beta of the negatives
+    kept, corrected: beta p_s / (beta p_s + 1 - p_s)."""
+
+    def once() -> NumericInstance:
+        ps = _r(rng, 0.2, 0.99)
+        beta = rng.choice([0.01, 0.02, 0.05, 0.1, 0.5])
+        return NumericInstance({"p": ps, "beta": beta}, beta * ps / (beta * ps + 1 - ps), "odds times beta")
+
+    return _until_large(once)
+
+
+@generator("imb_focal_factor")
+def imb_focal_factor(rng: random.Random) -> NumericInstance:
+    """How many times smaller the focal loss of an example is than its cross-entropy:
+    1 / (1 - p_t)^gamma."""
+    pt = _r(rng, 0.5, 0.95)
+    gamma = rng.choice([0.5, 1.0, 2.0, 3.0])
+    return NumericInstance({"pt": pt, "gamma": gamma}, 1.0 / (1 - pt) ** gamma, "1 / (1 - p_t)^gamma")
+
+
+@generator("imb_focal_loss")
+def imb_focal_loss(rng: random.Random) -> NumericInstance:
+    """Focal loss -(1 - p_t)^gamma ln p_t of one example (no alpha)."""
+
+    def once() -> NumericInstance:
+        pt = _r(rng, 0.05, 0.95)
+        gamma = rng.choice([0.5, 1.0, 2.0, 5.0])
+        return NumericInstance(
+            {"pt": pt, "gamma": gamma}, -((1 - pt) ** gamma) * math.log(pt), "-(1 - p_t)^gamma ln p_t"
+        )
+
+    return _until_large(once)
+
+
+@generator("imb_weighted_grad")
+def imb_weighted_grad(rng: random.Random) -> NumericInstance:
+    """d/dz of weighted BCE (pos_weight w) for one positive example: w (sigmoid(z) - 1)."""
+    z = _r(rng, -3.0, 3.0, 1)
+    w = float(rng.choice([2, 5, 10, 20]))
+    return NumericInstance({"z": z, "w": w}, w * (_sigmoid(z) - 1.0), "w (p - 1)")
+
+
+@generator("imb_precision")
+def imb_precision(rng: random.Random) -> NumericInstance:
+    """Precision TP / (TP + FP) from the counts of a confusion matrix."""
+    tp = rng.randint(20, 90)
+    fp = rng.randint(5, 200)
+    fn = rng.randint(5, 90)
+    return NumericInstance({"tp": tp, "fp": fp, "fn": fn}, tp / (tp + fp), "TP / (TP + FP)")
+
+
+@generator("imb_recall")
+def imb_recall(rng: random.Random) -> NumericInstance:
+    """Recall TP / (TP + FN) from the counts of a confusion matrix."""
+    tp = rng.randint(20, 90)
+    fp = rng.randint(5, 200)
+    fn = rng.randint(5, 90)
+    return NumericInstance({"tp": tp, "fp": fp, "fn": fn}, tp / (tp + fn), "TP / (TP + FN)")
