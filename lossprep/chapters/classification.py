@@ -133,15 +133,15 @@ def canonical_links() -> list[CanonicalLink]:
 
 
 def cross_entropy_identity(n_classes: int = 3) -> ConfirmedList:
-    """``-sum p log q = -sum p log p + sum p log(p / q)``: cross-entropy is entropy plus the
-    forward KL divergence."""
+    """``-sum y log p = -sum y log y + sum y log(y / p)`` for a target distribution ``y`` and the
+    model's ``p``: cross-entropy is the target's entropy plus the forward KL divergence."""
+    ys = sp.symbols(f"y_0:{n_classes}", positive=True)
     ps = sp.symbols(f"p_0:{n_classes}", positive=True)
-    qs = sp.symbols(f"q_0:{n_classes}", positive=True)
-    ce = -sum(a * sp.log(b) for a, b in zip(ps, qs, strict=True))
-    entropy = -sum(a * sp.log(a) for a in ps)
-    kl = sum(a * sp.log(a / b) for a, b in zip(ps, qs, strict=True))
+    ce = -sum(a * sp.log(b) for a, b in zip(ys, ps, strict=True))
+    entropy = -sum(a * sp.log(a) for a in ys)
+    kl = sum(a * sp.log(a / b) for a, b in zip(ys, ps, strict=True))
     return confirm_all(
-        (sp.expand_log(ce), sp.expand_log(entropy + kl, force=True), r"H(p, q) = H(p) + \mathrm{KL}(p \,\|\, q)")
+        (sp.expand_log(ce), sp.expand_log(entropy + kl, force=True), r"H(y, p) = H(y) + \mathrm{KL}(y \,\|\, p)")
     )
 
 
@@ -334,11 +334,11 @@ def naive_versus_fused(grid: np.ndarray | None = None, *, n_classes: int = 10) -
         return -torch.log(ex / ex.sum(dim=1, keepdim=True))[:, 1]
 
     cases = [
-        ("-torch.log(torch.sigmoid(z))", lambda x: -torch.log(torch.sigmoid(-x)), sig_exact, sig_grad),
-        ("-F.logsigmoid(z)", lambda x: -F.logsigmoid(-x), sig_exact, sig_grad),
-        ("exp(z) / exp(z).sum(), then log", hand_softmax, soft_exact, soft_grad),
+        ("torch.log(torch.sigmoid(z))", lambda x: -torch.log(torch.sigmoid(-x)), sig_exact, sig_grad),
+        ("F.logsigmoid(z)", lambda x: -F.logsigmoid(-x), sig_exact, sig_grad),
+        ("torch.log(e / e.sum()), e = exp(z)", hand_softmax, soft_exact, soft_grad),
         (
-            "-torch.log(torch.softmax(z))",
+            "torch.log(torch.softmax(z))",
             lambda x: -torch.log(torch.softmax(_logits_with_rival(x, n_classes), dim=1))[:, 1],
             soft_exact,
             soft_grad,
