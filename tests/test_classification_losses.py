@@ -93,6 +93,7 @@ def test_focal_matches_sympy_in_value_and_gradient_over_many_magnitudes():
             wrt=z,
             rtol=1e-8,
             atol=1e-300,
+            dps=500,
         )
         assert r.passed, str(r)
 
