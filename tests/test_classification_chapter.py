@@ -19,15 +19,7 @@ from lossprep.symbolic import check_against_torch, confirm_all, sample_points, t
 from lossprep.symbols import eta, p, y, z
 from lossprep.train import predict
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models are tiny: on a shared 2-core machine one thread is several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # --- derivations -------------------------------------------------------------------------------
 

@@ -20,15 +20,7 @@ from lossprep.metrics import expected_calibration_error
 from lossprep.symbolic import check_against_torch, sample_points
 from lossprep.symbols import eta, w, y, z
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models are tiny: on a shared 2-core machine one thread is several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # --- the always-negative model ---------------------------------------------------------------------
 

@@ -419,19 +419,20 @@ def imb_weighted_grad(rng: random.Random) -> NumericInstance:
     return NumericInstance({"z": z, "w": w}, w * (_sigmoid(z) - 1.0), "w (p - 1)")
 
 
+def _confusion_counts(rng: random.Random) -> dict[str, float | int | str]:
+    """True positives, false positives and misses of a rare-class detector."""
+    return {"tp": rng.randint(20, 90), "fp": rng.randint(5, 200), "fn": rng.randint(5, 90)}
+
+
 @generator("imb_precision")
 def imb_precision(rng: random.Random) -> NumericInstance:
     """Precision TP / (TP + FP) from the counts of a confusion matrix."""
-    tp = rng.randint(20, 90)
-    fp = rng.randint(5, 200)
-    fn = rng.randint(5, 90)
-    return NumericInstance({"tp": tp, "fp": fp, "fn": fn}, tp / (tp + fp), "TP / (TP + FP)")
+    c = _confusion_counts(rng)
+    return NumericInstance(c, c["tp"] / (c["tp"] + c["fp"]), "TP / (TP + FP)")
 
 
 @generator("imb_recall")
 def imb_recall(rng: random.Random) -> NumericInstance:
     """Recall TP / (TP + FN) from the counts of a confusion matrix."""
-    tp = rng.randint(20, 90)
-    fp = rng.randint(5, 200)
-    fn = rng.randint(5, 90)
-    return NumericInstance({"tp": tp, "fp": fp, "fn": fn}, tp / (tp + fn), "TP / (TP + FN)")
+    c = _confusion_counts(rng)
+    return NumericInstance(c, c["tp"] / (c["tp"] + c["fn"]), "TP / (TP + FN)")
