@@ -28,16 +28,16 @@ import torch
 
 __all__ = [
     "Derivation",
+    "Equations",
+    "NotConfirmed",
     "CheckResult",
     "derive",
+    "confirm",
+    "is_identity",
     "limits",
     "to_torch",
     "sample_points",
     "check_against_torch",
-    "Confirmed",
-    "ConfirmedList",
-    "confirm",
-    "confirm_all",
 ]
 
 
@@ -86,6 +86,72 @@ def derive(loss: sp.Expr, wrt: sp.Symbol, *, name: str = "L", simplify: bool = T
 def limits(expr: sp.Expr, var: sp.Symbol, points: Sequence = (-sp.oo, sp.oo)) -> dict:
     """The limit of ``expr`` as ``var`` tends to each of ``points`` (``{point: limit}``)."""
     return {p: sp.limit(expr, var, p) for p in points}
+
+
+class NotConfirmed(AssertionError):
+    """SymPy could not show that a derivation's result equals the stated one."""
+
+
+@dataclass(frozen=True)
+class Equations:
+    """Equations SymPy has confirmed, displayed as aligned math: what a chapter shows in place
+    of raw SymPy output. Join them with ``+``.
+
+    Attributes:
+        rows: ``(left-hand side, right-hand side)`` pairs, both TeX.
+    """
+
+    rows: tuple[tuple[str, str], ...]
+
+    def __add__(self, other: Equations) -> Equations:
+        return Equations(self.rows + other.rows)
+
+    def _repr_latex_(self) -> str:
+        body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in self.rows)
+        return f"$\\displaystyle \\begin{{aligned}}{body}\\end{{aligned}}$"
+
+    def __str__(self) -> str:
+        return "\n".join(f"{lhs} = {rhs}" for lhs, rhs in self.rows)
+
+
+def is_identity(computed: sp.Expr, stated: sp.Expr) -> bool:
+    """Whether ``computed - stated`` simplifies to zero (functions such as the sigmoid are first
+    rewritten by their definitions, in ``exp``)."""
+    difference = sp.sympify(computed - stated)
+    if difference == 0:
+        return True
+    return sp.simplify(difference.rewrite(sp.exp)) == 0
+
+
+def confirm(
+    lhs: str,
+    computed: sp.Expr,
+    stated: sp.Expr,
+    tex: str | None = None,
+    *,
+    cases: Sequence[Mapping[sp.Symbol, sp.Expr]] = (),
+) -> Equations:
+    """Check that a derivation gave the stated result, and return the equation to display.
+
+    Args:
+        lhs: the left-hand side, TeX (``r"\\frac{\\partial L}{\\partial z}"``).
+        computed: what SymPy derived.
+        stated: what the text claims, as a SymPy expression.
+        tex: how to print ``stated`` (default: SymPy's LaTeX of it).
+        cases: substitutions under each of which the identity must hold (the two sides of a
+            kink: ``[{e: u}, {e: -u}]``); empty: it must hold as it is.
+
+    Raises:
+        NotConfirmed: the difference does not simplify to zero (in some case), so the cell, and
+            the strict book build, fail instead of showing a wrong equation.
+    """
+    for case in cases or ({},):
+        if not is_identity(sp.sympify(computed).subs(case), sp.sympify(stated).subs(case)):
+            where = f" at {', '.join(f'{k} = {v}' for k, v in case.items())}" if case else ""
+            raise NotConfirmed(
+                f"SymPy does not confirm {lhs} = {sp.latex(stated)}{where}: it derived {sp.latex(sp.simplify(computed))}"
+            )
+    return Equations(((lhs, tex if tex is not None else sp.latex(stated)),))
 
 
 def to_torch(expr: sp.Expr, *symbols: sp.Symbol) -> Callable[..., torch.Tensor]:
@@ -244,59 +310,3 @@ def check_against_torch(
     i = iv if ev >= eg else ig
     worst = {str(s): float(c[i]) for s, c in zip(symbols, columns, strict=False)}
     return CheckResult(n=n, max_value_error=ev, max_grad_error=eg, rtol=rtol, atol=atol, worst=worst)
-
-
-# --- statements SymPy confirms, shown as equations -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Confirmed:
-    """An identity SymPy has confirmed, with the TeX the page shows for it."""
-
-    tex: str
-
-    def _repr_latex_(self) -> str:
-        return f"$\\displaystyle {self.tex} \\qquad \\checkmark$"
-
-
-@dataclass(frozen=True)
-class ConfirmedList:
-    """Several confirmed identities, shown one per line."""
-
-    items: tuple[Confirmed, ...]
-
-    def _repr_latex_(self) -> str:
-        lines = " \\\\ ".join(f"&{c.tex} && \\checkmark" for c in self.items)
-        return f"$\\displaystyle \\begin{{aligned}} {lines} \\end{{aligned}}$"
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def _vanishes(difference: sp.Expr | sp.MatrixBase) -> bool:
-    entries = list(difference) if isinstance(difference, sp.MatrixBase) else [difference]
-    return all(sp.simplify(entry) == 0 for entry in entries)
-
-
-def confirm(lhs: sp.Expr | sp.MatrixBase, rhs: sp.Expr | sp.MatrixBase, tex: str) -> Confirmed:
-    """Check with SymPy that ``lhs`` equals ``rhs`` (their difference simplifies to 0) and return
-    the statement ``tex`` to show; raise ``AssertionError`` when SymPy cannot confirm it, so a
-    page that states a wrong derivation fails to build.
-
-    Example::
-
-        >>> z = sp.Symbol("z", real=True)
-        >>> s = 1 / (1 + sp.exp(-z))
-        >>> confirm(sp.diff(s, z), s * (1 - s), r"\\sigma' = \\sigma (1 - \\sigma)").tex
-        "\\\\sigma' = \\\\sigma (1 - \\\\sigma)"
-    """
-    if not _vanishes(lhs - rhs):
-        raise AssertionError(f"SymPy does not confirm {tex!r}: {lhs} - ({rhs}) does not simplify to 0")
-    return Confirmed(tex)
-
-
-def confirm_all(*items: tuple[sp.Expr | sp.MatrixBase, sp.Expr | sp.MatrixBase, str]) -> ConfirmedList:
-    """:func:`confirm` for each ``(lhs, rhs, tex)``, shown together, one identity per line."""
-    if not items:
-        raise ValueError("Expected at least one identity, got none")
-    return ConfirmedList(tuple(confirm(*item) for item in items))

@@ -68,13 +68,38 @@ m = sp.Symbol("m", positive=True)
 """The hinge loss's margin: ``max(0, m - y_pm * z)``."""
 epsilon = sp.Symbol("epsilon", positive=True)
 """The label-smoothing amount: the target puts ``1 - epsilon + epsilon / C`` on the true class."""
+rho = sp.Symbol("rho", positive=True)
+"""The fraction of the negatives that undersampling keeps."""
+a = sp.Symbol("a", real=True)
+"""Any constant subtracted from every logit: the log-sum-exp shift (the largest logit in code)."""
+u = sp.Symbol("u", positive=True)
+"""A positive amount, to write 'near a point' as an equation (``p_t = 1 - u``)."""
 
-__all__ += ["eta", "mu", "p_t", "y_pm", "w", "gamma", "alpha", "T", "m", "epsilon"]
+
+def indexed(symbol: sp.Symbol, n: int, **assumptions: bool) -> tuple[sp.Symbol, ...]:
+    """``symbol_0, ..., symbol_{n-1}``: the components of a vector over ``n`` classes (0-based, as
+    PyTorch indexes classes), such as ``p_0, p_1, p_2``. They have ``symbol``'s assumptions, or
+    ``assumptions`` when given (``positive=True`` for a target that is a distribution)."""
+    if n < 1:
+        raise ValueError(f"Expected n >= 1, got {n}")
+    kept = assumptions or {k: v for k, v in symbol.assumptions0.items() if k in ("real", "positive", "nonnegative")}
+    return tuple(sp.Symbol(f"{symbol.name}_{i}", **kept) for i in range(n))
+
+
+def logits(n_classes: int) -> tuple[sp.Symbol, ...]:
+    """The logits ``z_0, ..., z_{C-1}`` of ``n_classes`` classes (0-based, as PyTorch indexes classes)."""
+    if n_classes < 2:
+        raise ValueError(f"Expected at least 2 classes, got {n_classes}")
+    return indexed(z, n_classes)
+
+
+__all__ += ["eta", "mu", "p_t", "y_pm", "w", "gamma", "alpha", "T", "m", "epsilon", "rho", "a", "u"]
+__all__ += ["indexed", "logits"]
 
 GLOSSARY += (
     (eta, r"\eta", r"the true probability $P(y = 1 \mid x)$ of the positive class"),
     (mu, r"\mu", r"the mean $\E[y \mid x]$ a model predicts"),
-    (p_t, "p_t", "the probability the model gives the true class"),
+    (p_t, "p_{t}", "the probability the model gives the true class"),
     (y_pm, r"\tilde{y}", r"a binary label in $\{-1, +1\}$, $\tilde y = 2y - 1$"),
     (w, "w", "the weight of the positive class (`pos_weight`)"),
     (gamma, r"\gamma", "focal loss's focusing parameter"),
@@ -82,4 +107,7 @@ GLOSSARY += (
     (T, "T", "a softmax temperature"),
     (m, "m", "the hinge loss's margin"),
     (epsilon, r"\epsilon", "the label-smoothing amount"),
+    (rho, r"\rho", "the fraction of the negatives that undersampling keeps"),
+    (a, "a", "a constant subtracted from every logit (the log-sum-exp shift)"),
+    (u, "u", r"a positive amount, to write 'near a point' as an equation ($p_t = 1 - u$)"),
 )

@@ -53,7 +53,7 @@ def torch_answer(name: str, p: dict) -> float:
         logits = _logits_with_losses(losses, targets)
         return F.cross_entropy(logits, torch.tensor(targets), weight=weight).item()
     if name == "cls_logsumexp":
-        return torch.logsumexp(torch.tensor([p["a"], p["b"], p["c"]], dtype=torch.float64), dim=0).item()
+        return torch.logsumexp(torch.tensor([p["z0"], p["z1"], p["z2"]], dtype=torch.float64), dim=0).item()
     if name == "cls_temperature":
         z = torch.tensor([p["z0"], p["z1"], p["z2"]], dtype=torch.float64)
         return torch.softmax(z / p["T"], dim=0).max().item()
@@ -77,7 +77,7 @@ def torch_answer(name: str, p: dict) -> float:
     if name == "imb_logit_shift":
         return torch.sigmoid(t(logit(p["p"])) - math.log(p["w"])).item()
     if name == "imb_undersample_correction":
-        return torch.sigmoid(t(logit(p["p"])) + math.log(p["beta"])).item()
+        return torch.sigmoid(t(logit(p["p"])) + math.log(p["keep"])).item()
     if name == "imb_focal_factor":
         z = t(logit(p["pt"]))
         ce = F.binary_cross_entropy_with_logits(z, t(1))

@@ -58,7 +58,7 @@ def test_recall_at_precision_and_threshold_by_hand():
 
 def test_weighted_optimum_is_derived_and_its_logit_moves_by_log_w():
     p_star, identities = im.weighted_optimum()
-    assert len(identities) == 2
+    assert len(identities.rows) == 2
     assert sp.simplify(p_star - w * eta / (w * eta + 1 - eta)) == 0
     for w_val, eta_val in ((10, sp.Rational(1, 7)), (3, sp.Rational(2, 3))):
         best = p_star.subs({w: w_val, eta: eta_val})
@@ -67,7 +67,7 @@ def test_weighted_optimum_is_derived_and_its_logit_moves_by_log_w():
 
 
 def test_weighted_bce_gradient_matches_autograd():
-    assert len(im.weighted_bce_identities()) == 2
+    assert len(im.weighted_bce_identities().rows) == 2
     for label in (0.0, 1.0):
         r = check_against_torch(
             formulas.weighted_bce_expr(z, y, w),
@@ -124,7 +124,7 @@ def test_oversampling_by_k_is_pos_weight_k():
 
 
 def test_focal_gradient_is_confirmed_and_matches_autograd():
-    assert len(im.focal_identities()) == 2
+    assert len(im.focal_identities().rows) == 2
     for gamma_value in (2.0, 0.5):
         for label in (0, 1):
             sig = formulas.sigmoid_expr(z)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from lossprep import formulas as fm
 from lossprep.data import Blobs, Clouds, Scenes
 from lossprep.metrics import expected_calibration_error
-from lossprep.symbolic import ConfirmedList, confirm_all
-from lossprep.symbols import eta, m, p, y, z
+from lossprep.symbolic import Equations, NotConfirmed, confirm
+from lossprep.symbols import a, eta, indexed, logits, m, mu, p, y, z
 from lossprep.train import fit, predict
 
 __all__ = [
@@ -55,113 +55,135 @@ __all__ = [
 # Derivations, confirmed by SymPy
 # ---------------------------------------------------------------------------------------------
 
+SIGMA_TEX = r"\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"
 
-def bce_identities() -> ConfirmedList:
-    """The three steps of the BCE gradient and its convexity: sigma' = sigma (1 - sigma),
-    dL/dp = (p - y) / (p (1 - p)), dL/dz = sigma(z) - y and d2L/dz2 = sigma (1 - sigma)."""
+
+def bce_identities() -> Equations:
+    """The steps of the BCE gradient and its convexity: sigma'(z) = sigma(z) (1 - sigma(z)),
+    dL/dp = (p - y) / (p (1 - p)), dL/dz = sigma(z) - y and d2L/dz2 = sigma(z) (1 - sigma(z))."""
     s = fm.sigmoid_expr(z)
-    loss_p = fm.bce_expr(p, y)
     loss_z = fm.bce_expr(s, y)
-    return confirm_all(
-        (sp.diff(s, z), s * (1 - s), r"\sigma'(z) = \sigma(z)\,\bigl(1 - \sigma(z)\bigr)"),
-        (sp.diff(loss_p, p), (p - y) / (p * (1 - p)), r"\frac{\partial L}{\partial p} = \frac{p - y}{p\,(1 - p)}"),
-        (sp.diff(loss_z, z), s - y, r"\frac{\partial L}{\partial z} = \sigma(z) - y = p - y"),
-        (sp.diff(loss_z, z, 2), s * (1 - s), r"\frac{\partial^2 L}{\partial z^2} = p\,(1 - p) \ge 0"),
+    return (
+        confirm(r"\sigma'(z)", sp.diff(s, z), s * (1 - s), SIGMA_TEX)
+        + confirm(
+            r"\frac{\partial L}{\partial p}",
+            sp.diff(fm.bce_expr(p, y), p),
+            (p - y) / (p * (1 - p)),
+            r"\frac{p - y}{p\,(1 - p)}",
+        )
+        + confirm(r"\frac{\partial L}{\partial z}", sp.diff(loss_z, z), s - y, r"\sigma(z) - y")
+        + confirm(r"\frac{\partial^2 L}{\partial z^2}", sp.diff(loss_z, z, 2), s * (1 - s), SIGMA_TEX)
     )
 
 
-def softmax_identities(n_classes: int = 3) -> ConfirmedList:
-    """The softmax Jacobian ``diag(p) - p p^T`` and the cross-entropy gradient ``p - y`` for
-    every logit and every target class, for ``n_classes`` symbolic logits."""
-    zs = sp.symbols(f"z_0:{n_classes}", real=True)
+def softmax_identities(n_classes: int = 3) -> Equations:
+    """The softmax Jacobian and the cross-entropy gradient for ``n_classes`` symbolic logits.
+
+    SymPy checks every entry ``dp_k/dz_j`` and every ``dL/dz_j`` for every true class ``t``; the
+    page shows the two kinds of Jacobian entry (``j = k`` and ``j != k``) and the gradient."""
+    zs = logits(n_classes)
     probs = fm.softmax_exprs(zs)
-    pvec = sp.Matrix(probs)
-    jacobian = sp.Matrix(n_classes, n_classes, lambda i, j: sp.diff(probs[i], zs[j]))
-    items = [(jacobian, sp.diag(*probs) - pvec * pvec.T, r"\frac{\partial p_k}{\partial z_j} = p_k\,([k = j] - p_j)")]
-    grads = sp.Matrix(
-        n_classes,
-        n_classes,
-        lambda t, j: sp.diff(fm.cross_entropy_expr(zs, int(t)), zs[j]) - (probs[j] - (1 if t == j else 0)),
-    )
-    items.append((grads, sp.zeros(n_classes, n_classes), r"\frac{\partial L}{\partial z_j} = p_j - y_j"))
-    return confirm_all(*items)
+    jac: dict[str, Equations] = {}
+    for k in range(n_classes):
+        for j in range(n_classes):
+            stated = probs[k] * ((1 if j == k else 0) - probs[j])
+            lhs = r"\frac{\partial p_k}{\partial z_k}" if j == k else r"\frac{\partial p_k}{\partial z_j}"
+            tex = r"p_k\,(1 - p_k)" if j == k else r"-p_k\, p_j \quad (j \ne k)"
+            jac[lhs] = confirm(lhs, sp.diff(probs[k], zs[j]), stated, tex)
+    grad = None
+    for t in range(n_classes):
+        for j in range(n_classes):
+            grad = confirm(
+                r"\frac{\partial L}{\partial z_j}",
+                sp.diff(fm.cross_entropy_expr(zs, t), zs[j]),
+                probs[j] - (1 if j == t else 0),
+                r"p_j - y_j",
+            )
+    return jac[r"\frac{\partial p_k}{\partial z_k}"] + jac[r"\frac{\partial p_k}{\partial z_j}"] + grad
 
 
 @dataclass(frozen=True)
 class CanonicalLink:
     """One exponential family written with the model's output ``z`` as natural parameter:
-    ``p(y | z) = h(y) exp(z y - A(z))``.
+    ``P(y | z) = h(y) exp(z y - A(z))``.
 
     Attributes:
         family: its name.
-        log_partition: ``A(z)``, derived by SymPy from ``h`` (a sum or an integral over ``y``).
-        mean: ``A'(z)``, the mean ``mu`` of ``y``.
-        mean_tex: how the page names that mean.
+        log_partition: ``A(z)``, derived by SymPy from ``h`` (a sum or an integral over ``y``),
+            and ``log_partition_tex``, the same as the page writes it (checked equal).
+        mean: ``A'(z)``, the mean ``mu`` of ``y``, and ``mean_tex`` (checked equal).
         torch_loss: the PyTorch loss that is this negative log-likelihood (up to a constant).
     """
 
     family: str
     log_partition: sp.Expr
+    log_partition_tex: str
     mean: sp.Expr
     mean_tex: str
     torch_loss: str
 
 
 def canonical_links() -> list[CanonicalLink]:
-    """Bernoulli, Gaussian (unit variance) and Poisson: ``A(z) = log sum_y h(y) e^{zy}``
+    """Bernoulli, Gaussian (unit variance) and Poisson: ``A(z) = log sum_y h(y) exp(z y)``
     computed from the base measure ``h``, then the mean ``A'(z)``; the gradient of the negative
-    log-likelihood ``A(z) - z y - log h(y)`` with respect to ``z`` is ``A'(z) - y = mu - y``."""
-    k = sp.Symbol("k", integer=True, nonnegative=True)
-    t = sp.Symbol("t", real=True)
-    bern = sp.log(sum(sp.exp(z * v) for v in (0, 1)))
-    gauss = sp.log(sp.integrate(sp.exp(z * t - t**2 / 2) / sp.sqrt(2 * sp.pi), (t, -sp.oo, sp.oo)))
-    u = sp.Symbol("u", positive=True)  # e^z, so that SymPy recognises the exponential series
-    poisson = sp.log(sp.summation(u**k / sp.factorial(k), (k, 0, sp.oo)).subs(u, sp.exp(z)))
+    log-likelihood ``A(z) - z y - log h(y)`` with respect to ``z`` is ``A'(z) - y = mu - y``.
+
+    Raises:
+        NotConfirmed: a derived ``A`` or mean differs from the one the page states.
+    """
+    bernoulli = sp.log(sum(sp.exp(z * v) for v in (0, 1)))
+    gaussian = sp.log(sp.integrate(sp.exp(z * y - y**2 / 2) / sp.sqrt(2 * sp.pi), (y, -sp.oo, sp.oo)))
+    # the Poisson's sum, in its mean mu = exp(z): sum_y mu^y / y! = exp(mu)
+    poisson = sp.log(sp.summation(mu**y / sp.factorial(y), (y, 0, sp.oo))).subs(mu, sp.exp(z))
     rows = [
-        ("Bernoulli", bern, fm.sigmoid_expr(z), r"\sigma(z)", "F.binary_cross_entropy_with_logits"),
-        ("Gaussian, unit variance", gauss, z, "z", "F.mse_loss / 2"),
-        ("Poisson", poisson, sp.exp(z), "e^{z}", "F.poisson_nll_loss(log_input=True)"),
-    ]
+        ("Bernoulli", bernoulli, sp.log(1 + sp.exp(z)), r"\log\bigl(1 + \exp(z)\bigr)", fm.sigmoid_expr(z),
+         r"\sigma(z)", "F.binary_cross_entropy_with_logits"),
+        ("Gaussian, unit variance", gaussian, z**2 / 2, r"z^2 / 2", z, "z", "F.mse_loss / 2"),
+        ("Poisson", poisson, sp.exp(z), r"\exp(z)", sp.exp(z), r"\exp(z)", "F.poisson_nll_loss(log_input=True)"),
+    ]  # fmt: skip
     out = []
-    for family, log_partition, mean, mean_tex, loss in rows:
-        log_partition = sp.simplify(sp.expand_log(log_partition, force=True))
-        derived = sp.diff(log_partition, z)
-        if sp.simplify(derived - mean) != 0:
-            raise AssertionError(f"A'(z) of the {family} family is {derived}, not {mean}")
-        out.append(CanonicalLink(family, log_partition, derived, mean_tex, loss))
+    for family, derived, a_stated, a_tex, mean_stated, mean_tex, loss in rows:
+        derived = sp.simplify(sp.expand_log(derived, force=True))
+        confirm(f"A(z), {family}", derived, a_stated, a_tex)
+        confirm(f"A'(z), {family}", sp.diff(derived, z), mean_stated, mean_tex)
+        out.append(CanonicalLink(family, derived, a_tex, sp.diff(derived, z), mean_tex, loss))
     return out
 
 
-def cross_entropy_identity(n_classes: int = 3) -> ConfirmedList:
+def cross_entropy_identity(n_classes: int = 3) -> Equations:
     """``-sum y log p = -sum y log y + sum y log(y / p)`` for a target distribution ``y`` and the
     model's ``p``: cross-entropy is the target's entropy plus the forward KL divergence."""
-    ys = sp.symbols(f"y_0:{n_classes}", positive=True)
-    ps = sp.symbols(f"p_0:{n_classes}", positive=True)
-    ce = -sum(a * sp.log(b) for a, b in zip(ys, ps, strict=True))
-    entropy = -sum(a * sp.log(a) for a in ys)
-    kl = sum(a * sp.log(a / b) for a, b in zip(ys, ps, strict=True))
-    return confirm_all(
-        (sp.expand_log(ce), sp.expand_log(entropy + kl, force=True), r"H(y, p) = H(y) + \mathrm{KL}(y \,\|\, p)")
+    ys, ps = indexed(y, n_classes, positive=True), indexed(p, n_classes)
+    ce = -sum(a_ * sp.log(b_) for a_, b_ in zip(ys, ps, strict=True))
+    entropy = -sum(a_ * sp.log(a_) for a_ in ys)
+    kl = sum(a_ * sp.log(a_ / b_) for a_, b_ in zip(ys, ps, strict=True))
+    return confirm(
+        "H(y, p)", sp.expand_log(ce), sp.expand_log(entropy + kl, force=True), r"H(y) + \mathrm{KL}(y \,\|\, p)"
     )
 
 
-def stable_log_identities(n_classes: int = 3) -> ConfirmedList:
-    """The log-sum-exp shift by any constant ``c`` (the code takes the largest logit), and the
-    stable log-sigmoid ``min(z, 0) - log(1 + e^{-|z|})`` on each side of 0."""
-    zs = sp.symbols(f"z_0:{n_classes}", real=True)
-    c = sp.Symbol("c", real=True)
-    lse = sp.log(sum(sp.exp(zj) for zj in zs))
-    shifted = c + sp.log(sum(sp.exp(zj - c) for zj in zs))
-    zp, zn = sp.Symbol("z", positive=True), sp.Symbol("z", negative=True)
+def stable_log_identities(n_classes: int = 3) -> Equations:
+    """The log-sum-exp shift by any constant ``a`` (the code takes the largest logit), and the
+    stable log-sigmoid ``min(z, 0) - log(1 + exp(-|z|))``."""
+    zs = logits(n_classes)
+    total = sum(sp.exp(zj) for zj in zs)
+    shifted = sum(sp.exp(zj - a) for zj in zs)
     logsig = sp.log(fm.sigmoid_expr(z))
-    return confirm_all(
-        (
-            sp.expand_log(sp.exp(lse)),
-            sp.simplify(sp.exp(shifted)),
-            r"\log \sum_j e^{z_j} = c + \log \sum_j e^{z_j - c}",
-        ),
-        (logsig.subs(z, zp), -sp.log(1 + sp.exp(-zp)), r"\log \sigma(z) = -\log(1 + e^{-z}) \quad (z > 0)"),
-        (logsig.subs(z, zn), zn - sp.log(1 + sp.exp(zn)), r"\log \sigma(z) = z - \log(1 + e^{z}) \quad (z < 0)"),
+    stable = sp.Min(z, 0) - sp.log(1 + sp.exp(-sp.Abs(z)))
+    return (
+        # log is one-to-one, so exp of both sides equal proves the logs equal
+        confirm(
+            r"\log \sum_j \exp(z_j)",
+            total,
+            sp.exp(a) * shifted,
+            r"a + \log \sum_j \exp(z_j - a)",
+        )
+        + confirm(
+            r"\log \sigma(z)",
+            logsig.rewrite(sp.Piecewise),
+            stable.rewrite(sp.Piecewise),
+            r"\min(z, 0) - \log\bigl(1 + \exp(-\lvert z \rvert)\bigr)",
+        )
     )
 
 
@@ -175,7 +197,7 @@ class MSEOnSigmoid:
         gradient_limit: the gradient's limit as ``z -> -oo`` (confidently wrong).
     """
 
-    identities: ConfirmedList
+    identities: Equations
     inflection: sp.Expr
     gradient_limit: sp.Expr
 
@@ -190,14 +212,12 @@ def mse_on_sigmoid() -> MSEOnSigmoid:
     roots = sp.solve(sp.simplify(second), z)
     real_roots = [r for r in roots if r.is_real]
     if len(real_roots) != 1:
-        raise AssertionError(f"Expected one inflection point, got {roots}")
-    ids = confirm_all(
-        (grad, (s - y) * s * (1 - s), r"\frac{\partial L}{\partial z} = (p - y)\,p\,(1 - p)"),
-        (
-            second,
-            -s * (1 - s) ** 2 * (1 - 3 * s),
-            r"\frac{\partial^2 L}{\partial z^2}\Big|_{y=1} = -p\,(1 - p)^2\,(1 - 3p)",
-        ),
+        raise NotConfirmed(f"Expected one inflection point, got {roots}")
+    ids = confirm(r"\frac{\partial L}{\partial z}", grad, (s - y) * s * (1 - s), r"(p - y)\,p\,(1 - p)") + confirm(
+        r"\frac{\partial^2 L}{\partial z^2}\Big|_{y=1}",
+        second,
+        -s * (1 - s) ** 2 * (1 - 3 * s),
+        r"-p\,(1 - p)^2\,(1 - 3p)",
     )
     return MSEOnSigmoid(ids, sp.simplify(real_roots[0]), sp.limit(grad.subs(y, 1), z, -sp.oo))
 

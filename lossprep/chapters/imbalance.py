@@ -23,8 +23,8 @@ from lossprep import formulas as fm
 from lossprep.data import RareEvents, rare_events
 from lossprep.losses import sigmoid_focal_loss
 from lossprep.metrics import expected_calibration_error
-from lossprep.symbolic import ConfirmedList, confirm_all
-from lossprep.symbols import eta, gamma, p, p_t, w, y, z
+from lossprep.symbolic import Equations, confirm
+from lossprep.symbols import eta, gamma, p, p_t, u, w, y, z
 
 __all__ = [
     "weighted_optimum",
@@ -54,60 +54,50 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def weighted_optimum() -> tuple[sp.Expr, ConfirmedList]:
+def weighted_optimum() -> tuple[sp.Expr, Equations]:
     """The probability ``p*`` that minimises the expected weighted BCE at a point whose label is
-    1 with probability ``eta`` (solved by SymPy), and the identities the chapter states: ``p*``
+    1 with probability ``eta`` (solved by SymPy), and the equations the chapter states: ``p*``
     itself, and its odds, ``w`` times the true odds (so its logit is ``logit(eta) + log w``)."""
     expected = -w * eta * sp.log(p) - (1 - eta) * sp.log(1 - p)
     (best,) = sp.solve(sp.diff(expected, p), p)
-    claimed = w * eta / (w * eta + 1 - eta)
-    return best, confirm_all(
-        (best, claimed, r"p^* = \frac{w\,\eta}{w\,\eta + 1 - \eta}"),
-        (best / (1 - best), w * eta / (1 - eta), r"\frac{p^*}{1 - p^*} = w \cdot \frac{\eta}{1 - \eta}"),
+    return best, confirm("p^*", best, w * eta / (w * eta + 1 - eta), r"\frac{w\,\eta}{w\,\eta + 1 - \eta}") + confirm(
+        r"\frac{p^*}{1 - p^*}", best / (1 - best), w * eta / (1 - eta), r"w \cdot \frac{\eta}{1 - \eta}"
     )
 
 
-def weighted_bce_identities() -> ConfirmedList:
+def weighted_bce_identities() -> Equations:
     """The gradient of weighted BCE with respect to the logit: ``w (p - 1)`` for a positive and
     ``p`` for a negative."""
-    loss = fm.weighted_bce_expr(z, y, w)
+    grad = sp.diff(fm.weighted_bce_expr(z, y, w), z)
     s = fm.sigmoid_expr(z)
-    grad = sp.diff(loss, z)
-    return confirm_all(
-        (grad.subs(y, 1), w * (s - 1), r"\frac{\partial L}{\partial z}\Big|_{y=1} = w\,(p - 1)"),
-        (grad.subs(y, 0), s, r"\frac{\partial L}{\partial z}\Big|_{y=0} = p"),
-    )
+    return confirm(
+        r"\frac{\partial L}{\partial z}\Big|_{y=1}", grad.subs(y, 1), w * (s - 1), r"w\,\bigl(\sigma(z) - 1\bigr)"
+    ) + confirm(r"\frac{\partial L}{\partial z}\Big|_{y=0}", grad.subs(y, 0), s, r"\sigma(z)")
 
 
-def focal_identities() -> ConfirmedList:
-    """The focal loss as a function of the signed logit ``z_t`` (``p_t = sigmoid(z_t)``): its
-    gradient ``(1 - p_t)^gamma (gamma p_t log p_t + p_t - 1)`` (Lin et al. 2017, appendix), and
-    ``gamma = 0`` giving cross-entropy's ``p_t - 1``."""
+def focal_identities() -> Equations:
+    """The focal loss as a function of the signed logit ``z_t`` (``p_t = sigmoid(z_t)``, written
+    with the glossary's ``z``): its gradient ``(1 - p_t)^gamma (gamma p_t log p_t + p_t - 1)``
+    (Lin et al. 2017, appendix), and ``gamma = 0`` giving cross-entropy."""
     s = fm.sigmoid_expr(z)
-    loss = fm.focal_expr(s, gamma)
-    grad = sp.diff(loss, z)
-    claimed = (1 - s) ** gamma * (gamma * s * sp.log(s) + s - 1)
-    return confirm_all(
-        (
-            grad,
-            claimed,
-            r"\frac{\partial\,\mathrm{FL}}{\partial z_t} = (1 - p_t)^\gamma \bigl(\gamma\, p_t \log p_t + p_t - 1\bigr)",
-        ),
-        (fm.focal_expr(p_t, 0), -sp.log(p_t), r"\mathrm{FL}\big|_{\gamma = 0} = -\log p_t"),
-    )
+    grad = sp.diff(fm.focal_expr(s, gamma), z)
+    return confirm(
+        r"\frac{\partial\,\mathrm{FL}}{\partial z_t}",
+        grad,
+        (1 - s) ** gamma * (gamma * s * sp.log(s) + s - 1),
+        r"(1 - p_t)^\gamma \bigl(\gamma\, p_t \log p_t + p_t - 1\bigr)",
+    ) + confirm(r"\mathrm{FL}\big|_{\gamma = 0}", fm.focal_expr(p_t, 0), -sp.log(p_t), r"-\log p_t")
 
 
 def modulating_slope_limit(gamma_value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """For the modulating factor ``(1 - p_t)^gamma``: the limit of its derivative as ``p_t -> 1``
     from below (``-oo`` for ``0 < gamma < 1``), and the limit of the focal loss's derivative with
-    respect to ``p_t`` (0: ``log p_t`` vanishes faster).
-
-    The limits are taken in a symbol without assumptions: SymPy 1.14 returns ``+oo`` for the
-    first one when ``p_t`` is declared positive."""
-    u = sp.Symbol("u")
-    factor = ((1 - p_t) ** gamma_value).subs(p_t, u)
-    loss = fm.focal_expr(p_t, gamma_value).subs(p_t, u)
-    return (sp.limit(sp.diff(factor, u), u, 1, dir="-"), sp.limit(sp.diff(loss, u), u, 1, dir="-"))
+    respect to ``p_t`` (0: ``log p_t`` vanishes faster). Both are taken as ``p_t = 1 - u`` with
+    ``u -> 0`` from above."""
+    near_one = {p_t: 1 - u}
+    factor_slope = sp.diff((1 - p_t) ** gamma_value, p_t).subs(near_one)
+    loss_slope = sp.diff(fm.focal_expr(p_t, gamma_value), p_t).subs(near_one)
+    return sp.limit(factor_slope, u, 0, dir="+"), sp.limit(loss_slope, u, 0, dir="+")
 
 
 # ---------------------------------------------------------------------------------------------

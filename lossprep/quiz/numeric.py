@@ -291,12 +291,12 @@ def cls_ce_weighted_mean(rng: random.Random) -> NumericInstance:
 
 @generator("cls_logsumexp")
 def cls_logsumexp(rng: random.Random) -> NumericInstance:
-    """log(e^a + e^b + e^c) for large logits, by the shift: m + log(sum e^{z - m})."""
-    a = rng.choice([300, 500, 800, 1000])
-    b, c = a - rng.randint(0, 3), a - rng.randint(1, 4)
-    m = max(a, b, c)
-    ans = m + math.log(sum(math.exp(v - m) for v in (a, b, c)))
-    return NumericInstance({"a": a, "b": b, "c": c}, ans, f"{m} + log(sum of e^(z - {m}))")
+    """log(exp(z0) + exp(z1) + exp(z2)) for large logits, by the shift: a + log(sum exp(z - a))."""
+    z0 = rng.choice([300, 500, 800, 1000])
+    z1, z2 = z0 - rng.randint(0, 3), z0 - rng.randint(1, 4)
+    top = max(z0, z1, z2)
+    ans = top + math.log(sum(math.exp(v - top) for v in (z0, z1, z2)))
+    return NumericInstance({"z0": z0, "z1": z1, "z2": z2}, ans, f"{top} + log(sum of exp(z - {top}))")
 
 
 @generator("cls_temperature")
@@ -377,13 +377,15 @@ def imb_logit_shift(rng: random.Random) -> NumericInstance:
 
 @generator("imb_undersample_correction")
 def imb_undersample_correction(rng: random.Random) -> NumericInstance:
-    """The probability of a model trained on data with only a fraction beta of the negatives
-    kept, corrected: beta p_s / (beta p_s + 1 - p_s)."""
+    """The probability of a model trained on data with only a fraction rho of the negatives
+    kept, corrected: rho p_s / (rho p_s + 1 - p_s)."""
 
     def once() -> NumericInstance:
         ps = _r(rng, 0.2, 0.99)
-        beta = rng.choice([0.01, 0.02, 0.05, 0.1, 0.5])
-        return NumericInstance({"p": ps, "beta": beta}, beta * ps / (beta * ps + 1 - ps), "odds times beta")
+        keep = rng.choice([0.01, 0.02, 0.05, 0.1, 0.5])
+        return NumericInstance(
+            {"p": ps, "keep": keep}, keep * ps / (keep * ps + 1 - ps), "odds times the kept fraction"
+        )
 
     return _until_large(once)
 
