@@ -321,11 +321,13 @@ def test_focal_expression_at_gamma_zero_is_the_log_loss():
 
 
 def test_table_markdown_and_text():
-    table = Table(("a", "b|c"), [(1, "x"), ("2.50", "$y$")])
+    table = Table(("a", "b"), [(1, "x"), ("2.50", "$y$")])
     md = table._repr_markdown_()
-    assert md.splitlines() == ["| a | b\\|c |", "| --- | --- |", "| 1 | x |", "| 2.50 | $y$ |"]
-    assert str(table).splitlines()[0].split() == ["a", "b|c"]
-    with pytest.raises(ValueError, match="Expected 2 cells"):
+    assert md.splitlines() == ["| a | b |", "|:--|:--|", "| 1 | x |", "| 2.50 | $y$ |"]
+    assert str(table).splitlines()[0].split() == ["a", "b"]
+    with pytest.raises(ValueError, match="rows of 2 cells"):
         Table(("a", "b"), [(1,)])
     with pytest.raises(ValueError, match="at least one column"):
         Table((), [])
+    with pytest.raises(ValueError, match=r"no '\|'"):
+        Table(("a",), [("|e|",)])
