@@ -182,7 +182,8 @@ def stable_log_identities(n_classes: int = 3) -> Equations:
             r"\log \sigma(z)",
             logsig.rewrite(sp.Piecewise),
             stable.rewrite(sp.Piecewise),
-            r"\min(z, 0) - \log\bigl(1 + \exp(-\lvert z \rvert)\bigr)",
+            # a second line inside the aligned display, so that it fits a phone
+            r"\min(z, 0) \\ &\quad - \log\bigl(1 + \exp(-\lvert z \rvert)\bigr)",
         )
     )
 
