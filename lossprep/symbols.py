@@ -58,6 +58,19 @@ __all__ = [
     "logits",
     "latex",
     "GLOSSARY",
+    "eta",
+    "mu",
+    "p_t",
+    "y_pm",
+    "w",
+    "gamma",
+    "alpha",
+    "T",
+    "m",
+    "epsilon",
+    "rho",
+    "a",
+    "indexed",
 ]
 
 # The meanings are in GLOSSARY below, the one place that states them.
@@ -155,7 +168,11 @@ GLOSSARY: tuple[tuple[sp.Basic | type, str, str], ...] = (
     (beta, r"\beta", "smooth L1's threshold (`F.smooth_l1_loss(beta=...)`)"),
     (lam, r"\lambda", r"the weight-decay strength: the loss plus $\lambda \theta^2$"),
     (tau, r"\tau", "the standard deviation of a Gaussian prior on a parameter"),
-    (u, "u", r"a positive amount, to write 'beyond a point' as an equation ($e = \delta + u$)"),
+    (
+        u,
+        "u",
+        r"a positive amount, to write 'beyond' or 'near' a point as an equation ($e = \delta + u$, $p_t = 1 - u$)",
+    ),
     (
         Dirac,
         r"\operatorname{Dirac}",
@@ -167,3 +184,36 @@ GLOSSARY: tuple[tuple[sp.Basic | type, str, str], ...] = (
 The SymPy object is a symbol, or a function (``sigmoid``, ``P``, ``F``, ``Dirac``) for a
 symbol the book always writes applied to an argument.
 """
+
+# --- classification and class imbalance (chapters "Classification losses", "Class imbalance") --
+
+eta, p_t, w, alpha, T, m, epsilon, rho = sp.symbols(r"eta p_t w alpha T m epsilon rho", positive=True)
+mu, a = sp.symbols("mu a", real=True)
+y_pm = sp.Symbol(r"\tilde{y}", real=True)
+gamma = sp.Symbol("gamma", nonnegative=True)
+
+
+def indexed(symbol: sp.Symbol, n: int, **assumptions: bool) -> tuple[sp.Symbol, ...]:
+    """``symbol_0, ..., symbol_{n-1}``: the components of a vector over ``n`` classes (0-based, as
+    PyTorch indexes classes), such as ``p_0, p_1, p_2``. They have ``symbol``'s assumptions, or
+    ``assumptions`` when given (``positive=True`` for a target that is a distribution)."""
+    if n < 1:
+        raise ValueError(f"Expected n >= 1, got {n}")
+    kept = assumptions or {k: v for k, v in symbol.assumptions0.items() if k in ("real", "positive", "nonnegative")}
+    return tuple(sp.Symbol(f"{symbol.name}_{i}", **kept) for i in range(n))
+
+
+GLOSSARY += (
+    (eta, r"\eta", r"the true probability $P(y = 1 \mid x)$ of the positive class"),
+    (mu, r"\mu", r"the mean $\E[y \mid x]$ a model predicts"),
+    (p_t, "p_{t}", "the probability the model gives the true class: $p$ for a positive, $1 - p$ for a negative"),
+    (y_pm, r"\tilde{y}", r"a binary label in $\{-1, +1\}$, $\tilde y = 2y - 1$"),
+    (w, "w", "the weight of the positive class (`pos_weight`)"),
+    (gamma, r"\gamma", "focal loss's focusing parameter"),
+    (alpha, r"\alpha", "focal loss's class-balance weight"),
+    (T, "T", "a softmax temperature"),
+    (m, "m", "the hinge loss's margin"),
+    (epsilon, r"\epsilon", "the label-smoothing amount"),
+    (rho, r"\rho", "the fraction of the negatives that undersampling keeps"),
+    (a, "a", "a constant subtracted from every logit (the log-sum-exp shift)"),
+)

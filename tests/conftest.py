@@ -29,3 +29,15 @@ def built_book() -> Path:
     html = ROOT / "_build" / "html"
     assert (html / "index.html").is_file()
     return html
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train several times faster on one thread on a shared 2-core machine; the
+    thread count is restored after the module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

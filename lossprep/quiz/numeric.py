@@ -110,11 +110,14 @@ def parse_answer(text: str) -> float:
 
 
 def fmt_number(x: float) -> str:
-    """An answer as the session prints it: 4 significant digits (``0.9943``, ``4.333``, ``88.89``)."""
+    """An answer as the session prints it: 4 significant digits (``0.9943``, ``4.333``, ``88.89``),
+    and two decimals from 1000 on (``1000.17``, ``4666.67``), so a large answer keeps its fraction."""
     if x == 0:
         return "0"
     if abs(x) >= 1e5:
         return f"{x:.6g}"
+    if abs(x) >= 1000:
+        return f"{x:.2f}".rstrip("0").rstrip(".")
     return f"{x:.4g}"
 
 
@@ -134,12 +137,13 @@ def fixed_instance(name: str, key: str, *, tries: int = 200) -> NumericInstance:
     """One reproducible, non-degenerate draw of generator ``name`` for ``key`` (a card id).
 
     For places that show a numeric card once and for all (the Anki export): the draw is seeded
-    by ``key``, and draws whose answer is 0 or that have a parameter equal to 0 (log-cosh at
-    e = 0, answer 0) are skipped.
+    by ``key``, and draws whose answer is 0 or that have a real-valued parameter equal to 0
+    (log-cosh at e = 0, answer 0) are skipped. Integer parameters (class indices, labels) may
+    be 0: class 0 is no degenerate case.
     """
     inst = draw(name, random.Random(key))
     for i in range(tries):
-        numbers = [v for v in inst.params.values() if isinstance(v, (int, float))]
+        numbers = [v for v in inst.params.values() if isinstance(v, float)]
         if abs(inst.answer) > 1e-9 and all(v != 0 for v in numbers):
             return inst
         inst = draw(name, random.Random(f"{key}:{i}"))
@@ -410,4 +414,278 @@ def log_error(rng: random.Random) -> NumericInstance:
         {"y": y, "yhat": yhat, "ratio": ratio},
         ln**2,
         f"(ln ŷ - ln y)² = (ln({yhat}/{y}))² = (ln {ratio})² = {_v(round(ln, 4))}² = {fmt_number(ln**2)}",
+    )
+
+
+# --- chapter "Classification losses" (class indices are 0-based, as in PyTorch) ----------------
+
+SMALLEST = 0.05
+"""Generators whose answer could be tiny draw again until it is at least this large: the grading
+rule's absolute tolerance (``is_close``) would accept 0 for a smaller answer."""
+
+
+def _until_large(draw_once: Callable[[], NumericInstance]) -> NumericInstance:
+    while True:
+        inst = draw_once()
+        if abs(inst.answer) >= SMALLEST:
+            return inst
+
+
+@generator("cls_softmax_prob")
+def cls_softmax_prob(rng: random.Random) -> NumericInstance:
+    """softmax(z)_k for three logits (z0, z1, z2) and a 0-based class index k."""
+
+    def once() -> NumericInstance:
+        zs = [_r(rng, -2.0, 2.0, 1) for _ in range(3)]
+        k = rng.randrange(3)
+        p, text = _softmax_steps(zs)
+        return NumericInstance(
+            {"z0": zs[0], "z1": zs[1], "z2": zs[2], "k": k},
+            p[k],
+            f"{text}; class {k}: p_{k} = {fmt_number(math.exp(zs[k]))}/{fmt_number(math.exp(zs[k]) / p[k])}"
+            f" = {fmt_number(p[k])}",
+        )
+
+    return _until_large(once)
+
+
+@generator("cls_ce_weighted_mean")
+def cls_ce_weighted_mean(rng: random.Random) -> NumericInstance:
+    """F.cross_entropy(weight=w) with the default mean over three examples of two classes, from
+    their per-example losses: sum_i w_{t_i} l_i / sum_i w_{t_i}."""
+    losses = [_r(rng, 0.1, 3.0, 1) for _ in range(3)]
+    targets = [rng.randrange(2) for _ in range(3)]
+    if len(set(targets)) == 1:
+        targets[rng.randrange(3)] = 1 - targets[0]
+    weights = [1.0, float(rng.choice([2, 3, 4, 5, 9]))]
+    num = sum(weights[t] * v for t, v in zip(targets, losses, strict=True))
+    den = sum(weights[t] for t in targets)
+    params = {f"l{i}": v for i, v in enumerate(losses)} | {f"t{i}": t for i, t in enumerate(targets)}
+    params |= {"w0": weights[0], "w1": weights[1]}
+    terms = " + ".join(f"{weights[t]}·{v}" for t, v in zip(targets, losses, strict=True))
+    weight_sum = " + ".join(str(weights[t]) for t in targets)
+    return NumericInstance(
+        params,
+        num / den,
+        f"targets {targets[0]}, {targets[1]}, {targets[2]} with w0 = {weights[0]}, w1 = {weights[1]}: "
+        f"({terms}) / ({weight_sum}) = {fmt_number(num)}/{den:g} = {fmt_number(num / den)}",
+    )
+
+
+@generator("cls_logsumexp")
+def cls_logsumexp(rng: random.Random) -> NumericInstance:
+    """log(exp(z0) + exp(z1) + exp(z2)) for large logits, by the shift: a + log(sum exp(z - a))."""
+    z0 = rng.choice([300, 500, 800, 1000])
+    z1, z2 = z0 - rng.randint(0, 3), z0 - rng.randint(1, 4)
+    top = max(z0, z1, z2)
+    shifted = [math.exp(v - top) for v in (z0, z1, z2)]
+    ans = top + math.log(sum(shifted))
+    return NumericInstance(
+        {"z0": z0, "z1": z1, "z2": z2},
+        ans,
+        f"shift by a = {top}: exp({z0} - {top}) + exp({z1} - {top}) + exp({z2} - {top})"
+        f" = {' + '.join(fmt_number(v) for v in shifted)} = {fmt_number(sum(shifted))}; "
+        f"{top} + ln {fmt_number(sum(shifted))} = {fmt_number(ans)}",
+    )
+
+
+@generator("cls_temperature")
+def cls_temperature(rng: random.Random) -> NumericInstance:
+    """The largest probability of softmax(z / T) for three logits and a temperature T."""
+    zs = [_r(rng, -1.0, 4.0, 1) for _ in range(3)]
+    t = rng.choice([0.5, 2.0, 3.0, 4.0])
+    scaled = [v / t for v in zs]
+    p, text = _softmax_steps(scaled)
+    return NumericInstance(
+        {"z0": zs[0], "z1": zs[1], "z2": zs[2], "T": t},
+        max(p),
+        f"z / T = ({_v(zs[0])}, {_v(zs[1])}, {_v(zs[2])}) / {t} = ({', '.join(_v(round(v, 4)) for v in scaled)}); "
+        f"{text}; largest = {fmt_number(max(p))}",
+    )
+
+
+@generator("cls_hinge")
+def cls_hinge(rng: random.Random) -> NumericInstance:
+    """Hinge loss max(0, 1 - y~ z) for a score z and a label y in {0, 1} (y~ = 2y - 1)."""
+    z = _r(rng, -2.5, 2.5, 1)
+    y = rng.choice([0, 1])
+    ypm = 2 * y - 1
+    ans = max(0.0, 1.0 - ypm * z)
+    return NumericInstance(
+        {"z": z, "y": y},
+        ans,
+        f"y = {y} so ỹ = {ypm}; max(0, 1 - ({ypm})·{_v(z)}) = max(0, {fmt_number(1.0 - ypm * z)}) = {fmt_number(ans)}",
+    )
+
+
+@generator("cls_mse_sigmoid_grad")
+def cls_mse_sigmoid_grad(rng: random.Random) -> NumericInstance:
+    """d/dz of (sigmoid(z) - y)^2 / 2: (p - y) p (1 - p)."""
+
+    def once() -> NumericInstance:
+        z = _r(rng, -4.0, 4.0, 1)
+        y = rng.choice([0, 1])
+        p = _sigmoid(z)
+        ans = (p - y) * p * (1 - p)
+        return NumericInstance(
+            {"z": z, "y": y},
+            ans,
+            f"p = σ({z}) = {fmt_number(p)}; (p - y) p (1 - p) = ({fmt_number(p)} - {y})·{fmt_number(p)}"
+            f"·{fmt_number(1 - p)} = {fmt_number(ans)}",
+        )
+
+    return _until_large(once)
+
+
+@generator("cls_brier")
+def cls_brier(rng: random.Random) -> NumericInstance:
+    """Brier score (p - y)^2 of one forecast p of the positive class."""
+
+    def once() -> NumericInstance:
+        p = _r(rng, 0.05, 0.95)
+        y = rng.choice([0, 1])
+        ans = (p - y) ** 2
+        return NumericInstance(
+            {"p": p, "y": y}, ans, f"(p - y)² = ({p} - {y})² = {_v(round(p - y, 2))}² = {fmt_number(ans)}"
+        )
+
+    return _until_large(once)
+
+
+@generator("cls_smoothed_target")
+def cls_smoothed_target(rng: random.Random) -> NumericInstance:
+    """The target probability of the true class under label smoothing eps with C classes:
+    1 - eps + eps / C (F.cross_entropy's label_smoothing)."""
+    eps = rng.choice([0.05, 0.1, 0.2, 0.3])
+    c = rng.choice([2, 4, 5, 10, 100])
+    ans = 1 - eps + eps / c
+    return NumericInstance({"eps": eps, "C": c}, ans, f"1 - ε + ε/C = 1 - {eps} + {eps}/{c} = {fmt_number(ans)}")
+
+
+# --- chapter "Class imbalance" -----------------------------------------------------------------
+
+
+@generator("imb_inverse_frequency")
+def imb_inverse_frequency(rng: random.Random) -> NumericInstance:
+    """The inverse-frequency pos_weight: negatives / positives."""
+    n = rng.choice([10_000, 20_000, 50_000])
+    pos = rng.choice([50, 100, 200, 250, 400])
+    ans = (n - pos) / pos
+    return NumericInstance({"n": n, "pos": pos}, ans, f"(n - pos) / pos = ({n} - {pos}) / {pos} = {fmt_number(ans)}")
+
+
+@generator("imb_logit_shift")
+def imb_logit_shift(rng: random.Random) -> NumericInstance:
+    """The calibrated probability of a model trained with pos_weight w that outputs p_w:
+    sigmoid(logit(p_w) - log w) = p_w / (p_w + w (1 - p_w))."""
+
+    def once() -> NumericInstance:
+        pw = _r(rng, 0.3, 0.99)
+        w = float(rng.choice([4, 9, 10, 19, 99]))
+        odds = pw / (1 - pw)
+        ans = pw / (pw + w * (1 - pw))
+        return NumericInstance(
+            {"p": pw, "w": w},
+            ans,
+            f"odds {pw}/{fmt_number(1 - pw)} = {fmt_number(odds)}, divided by w = {w}: {fmt_number(odds / w)}; "
+            f"back to a probability: {fmt_number(odds / w)}/(1 + {fmt_number(odds / w)}) = {fmt_number(ans)}",
+        )
+
+    return _until_large(once)
+
+
+@generator("imb_undersample_correction")
+def imb_undersample_correction(rng: random.Random) -> NumericInstance:
+    """The probability of a model trained on data with only a fraction rho of the negatives
+    kept, corrected: rho p_s / (rho p_s + 1 - p_s)."""
+
+    def once() -> NumericInstance:
+        ps = _r(rng, 0.2, 0.99)
+        keep = rng.choice([0.01, 0.02, 0.05, 0.1, 0.5])
+        odds = ps / (1 - ps)
+        ans = keep * ps / (keep * ps + 1 - ps)
+        return NumericInstance(
+            {"p": ps, "keep": keep},
+            ans,
+            f"odds {ps}/{fmt_number(1 - ps)} = {fmt_number(odds)}, times the kept fraction {keep}: "
+            f"{fmt_number(odds * keep)}; back to a probability: {fmt_number(odds * keep)}/(1 + "
+            f"{fmt_number(odds * keep)}) = {fmt_number(ans)}",
+        )
+
+    return _until_large(once)
+
+
+@generator("imb_focal_factor")
+def imb_focal_factor(rng: random.Random) -> NumericInstance:
+    """How many times smaller the focal loss of an example is than its cross-entropy:
+    1 / (1 - p_t)^gamma."""
+    pt = _r(rng, 0.5, 0.95)
+    gamma = rng.choice([0.5, 1.0, 2.0, 3.0])
+    ans = 1.0 / (1 - pt) ** gamma
+    return NumericInstance(
+        {"pt": pt, "gamma": gamma},
+        ans,
+        f"1 / (1 - p_t)^γ = 1 / (1 - {pt})^{gamma} = 1 / {fmt_number((1 - pt) ** gamma)} = {fmt_number(ans)}",
+    )
+
+
+@generator("imb_focal_loss")
+def imb_focal_loss(rng: random.Random) -> NumericInstance:
+    """Focal loss -(1 - p_t)^gamma ln p_t of one example (no alpha)."""
+
+    def once() -> NumericInstance:
+        pt = _r(rng, 0.05, 0.95)
+        gamma = rng.choice([0.5, 1.0, 2.0, 5.0])
+        factor = (1 - pt) ** gamma
+        ans = -factor * math.log(pt)
+        return NumericInstance(
+            {"pt": pt, "gamma": gamma},
+            ans,
+            f"-(1 - p_t)^γ ln p_t = -(1 - {pt})^{gamma} · ln {pt} = {fmt_number(factor)} · "
+            f"{fmt_number(-math.log(pt))} = {fmt_number(ans)}",
+        )
+
+    return _until_large(once)
+
+
+@generator("imb_weighted_grad")
+def imb_weighted_grad(rng: random.Random) -> NumericInstance:
+    """d/dz of weighted BCE (pos_weight w) for one positive example: w (sigmoid(z) - 1)."""
+    z = _r(rng, -3.0, 3.0, 1)
+    w = float(rng.choice([2, 5, 10, 20]))
+    p = _sigmoid(z)
+    ans = w * (p - 1.0)
+    return NumericInstance(
+        {"z": z, "w": w},
+        ans,
+        f"p = σ({z}) = {fmt_number(p)}; w (p - 1) = {w}·({fmt_number(p)} - 1) = {fmt_number(ans)}",
+    )
+
+
+def _confusion_counts(rng: random.Random) -> dict[str, float | int | str]:
+    """True positives, false positives and misses of a rare-class detector."""
+    return {"tp": rng.randint(20, 90), "fp": rng.randint(5, 200), "fn": rng.randint(5, 90)}
+
+
+@generator("imb_precision")
+def imb_precision(rng: random.Random) -> NumericInstance:
+    """Precision TP / (TP + FP) from the counts of a confusion matrix."""
+    c = _confusion_counts(rng)
+    ans = c["tp"] / (c["tp"] + c["fp"])
+    return NumericInstance(
+        c,
+        ans,
+        f"TP / (TP + FP) = {c['tp']} / ({c['tp']} + {c['fp']}) (FN = {c['fn']} does not enter) = {fmt_number(ans)}",
+    )
+
+
+@generator("imb_recall")
+def imb_recall(rng: random.Random) -> NumericInstance:
+    """Recall TP / (TP + FN) from the counts of a confusion matrix."""
+    c = _confusion_counts(rng)
+    ans = c["tp"] / (c["tp"] + c["fn"])
+    return NumericInstance(
+        c,
+        ans,
+        f"TP / (TP + FN) = {c['tp']} / ({c['tp']} + {c['fn']}) (FP = {c['fp']} does not enter) = {fmt_number(ans)}",
     )
