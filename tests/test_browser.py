@@ -312,6 +312,14 @@ def _answer_selfcheck(page: Any) -> dict[str, Any] | None:
     explain = question.locator(".lpq-explain")
     feedback["explained"] = explain.count() == 0 or explain.first.is_visible()
     feedback["score"] = page.locator(f"{SELFCHECK} .lpq-score").first.inner_text()
+    numeric = page.locator(f"{SELFCHECK} .lpq[data-kind=numeric]")
+    if numeric.count():
+        # "4,667": a thousands separator or a decimal comma? Refused, never read as 4667.
+        box = numeric.first
+        box.locator("input[type=text]").fill("4,667")
+        box.locator(".lpq-check").click()
+        feedback["comma"] = box.locator(".lpq-result").inner_text()
+        feedback["comma_class"] = box.locator(".lpq-result").get_attribute("class") or ""
     return feedback
 
 
@@ -528,6 +536,9 @@ def test_toggles_and_quizzes_work_when_clicked(site: Site, name: str) -> None:
         )
         assert check["explained"], f"{name}: the explanation stayed hidden after answering"
         assert check["score"] == "1 of 1 answered correctly.", f"{name}: score line {check['score']!r}"
+        if "comma" in check:
+            assert "without commas" in check["comma"], f"{name}: '4,667' was not refused: {check['comma']!r}"
+            assert "lpq-wrong" not in check["comma_class"] and "lpq-right" not in check["comma_class"], check
 
 
 def test_the_book_has_hints_to_toggle(site: Site) -> None:

@@ -33,8 +33,8 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from lossprep.quiz.cards import Card, CardError, default_cards_dir, load_file
-from lossprep.quiz.numeric import draw
+from lossprep.quiz.cards import Card, CardError, choice_order, default_cards_dir, load_file
+from lossprep.quiz.numeric import fixed_instance
 from lossprep.quiz.render import to_html
 
 __all__ = [
@@ -53,7 +53,8 @@ SCRIPT = """<script>
   if (window.lossprepSelfcheck) { return; }
   window.lossprepSelfcheck = true;
   function parse(text) {
-    var t = String(text).trim().replace(/,/g, "").replace(/\\u2212/g, "-");
+    var t = String(text).trim().replace(/\\u2212/g, "-");
+    if (t.indexOf(",") >= 0) { return "comma"; }
     if (!/^[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$/.test(t)) { return NaN; }
     return parseFloat(t);
   }
@@ -71,6 +72,7 @@ SCRIPT = """<script>
       result.textContent = ok ? "Correct." : "Not quite: the answer is " + q.dataset.answerLabel + ".";
     } else {
       var given = parse(q.querySelector("input[type=text]").value);
+      if (given === "comma") { result.textContent = "Write the number without commas, with a point for decimals: 4667 or 0.25."; return; }
       if (isNaN(given)) { result.textContent = "Type a number, e.g. 0.25."; return; }
       var want = parseFloat(q.dataset.answer);
       ok = close(given, want, parseFloat(q.dataset.rel), parseFloat(q.dataset.abs));
@@ -130,8 +132,7 @@ def mcq_order(card: Card) -> tuple[list[int], int]:
     """The order in which a multiple-choice card shows its choices (the same on every build,
     seeded by the card's id) and the position of the right one in that order."""
     assert card.answer is not None
-    order = list(range(len(card.choices)))
-    random.Random(card.id).shuffle(order)
+    order = choice_order(card)
     return order, order.index(card.answer)
 
 
@@ -139,7 +140,7 @@ def numeric_instance(card: Card) -> tuple[str, float]:
     """A numeric card's question with its parameters drawn (seeded by the card's id) and the
     answer computed in Python."""
     assert card.generator is not None
-    inst = draw(card.generator, random.Random(card.id))
+    inst = fixed_instance(card.generator, card.id)
     return card.front.format_map(inst.params), inst.answer
 
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import random
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from lossprep.quiz import cards
 from lossprep.quiz.cards import Card
 from lossprep.quiz.common import bank_from
 from lossprep.quiz.numeric import fixed_instance, fmt_number
@@ -64,9 +64,7 @@ LETTERS = "abcdef"
 def choice_order(card: Card) -> list[int]:
     """The order in which the export lists a multiple-choice card's options (indices into
     ``card.choices``): shuffled, seeded by the card id, so it is the same on every export."""
-    order = list(range(len(card.choices)))
-    random.Random(f"anki:{card.id}").shuffle(order)
-    return order
+    return cards.choice_order(card, seed=f"anki:{card.id}")
 
 
 def note_id(card_id: str) -> int:

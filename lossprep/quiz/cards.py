@@ -31,6 +31,7 @@ card at fault.
 from __future__ import annotations
 
 import os
+import random
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -209,6 +210,16 @@ def cloze_spans(text: str) -> list[ClozeSpan]:
         spans.append(ClozeSpan(m.start(), i + 2, int(m.group(1)), text[m.end() : body_end], hint))
         pos = i + 2
     return spans
+
+
+def choice_order(card: Card, *, seed: str | None = None) -> list[int]:
+    """A multiple-choice card's options in a shuffled order (indices into ``card.choices``), the
+    same every time for the same ``seed`` (default: the card's id). The book's self-check and the
+    Anki export show choices in such an order, so the file's order (often the right answer
+    first when written) never gives the answer away."""
+    order = list(range(len(card.choices)))
+    random.Random(card.id if seed is None else seed).shuffle(order)
+    return order
 
 
 def cloze_answers(text: str) -> list[str]:
