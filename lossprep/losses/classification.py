@@ -26,8 +26,8 @@ def _check_binary(logits: torch.Tensor, targets: torch.Tensor, reduction: str) -
     if not logits.is_floating_point():
         raise ValueError(f"Expected float logits, got {logits.dtype}")
     check_same_shape(logits, targets)
-    if not bool(((targets == 0) | (targets == 1)).all()):
-        raise ValueError("Expected targets in {0, 1}, got other values")
+    if bool(((targets != 0) & (targets != 1)).any()):
+        raise ValueError("Expected binary targets (0 or 1 in every entry), got another value")
     return targets.to(device=logits.device) == 1
 
 
