@@ -1,30 +1,193 @@
 """Preprocessors plugged into nbgrader's own pipeline (see ``nbgrader_config.py``).
 
-- :class:`HideHiddenTests` (``generate_feedback``): removes the hidden test region from test
-  cells again and cuts error tracebacks to their last line, so the feedback a student gets
-  shows messages and scores but no hidden test source (stock nbgrader prints it back:
-  nbgrader issues #917 and #1363).
-- :class:`StderrToStdout` (``autograde``): nbgrader scores a test cell 0 as soon as it wrote
-  anything to stderr; a stray library warning must not cost a correct student the points.
-- :class:`ForbidGraderImports` (``autograde``): the hidden tests run in the student's kernel
-  there, so the grading package is importable; a student cell that names it is replaced by an
-  ``ImportError`` before execution instead of calling the hidden reference.
+- :class:`GradeCells` (``autograde``, in place of nbgrader's ``Execute``): runs the grading
+  engine (``autograder.engine``) on the submitted notebook, sandboxed, and writes each test
+  cell's score as the cell's result, where nbgrader reads partial credit; the test lines,
+  flags and notes go into the cell's output, every other code cell gets the output of its run.
+  The gradebook, ``generate_feedback``, ``export`` and the formgrader then work as usual. It
+  refuses to grade without the sandbox unless ``GradeCells.unsafe_without_sandbox`` is set.
+- :class:`RestoreCells` (``autograde``, in place of ``OverwriteCells``): nbgrader's restoring of
+  locked cells, without its false "checksum has changed" warning for test cells the student
+  never touched (nbgrader #1961: the release lacks the hidden region the gradebook's copy has).
+- :class:`HideHiddenTests` (``generate_feedback``): removes the hidden region from test cells
+  again and cuts tracebacks to their last line (stock nbgrader prints them back: #917, #1363).
+- :class:`FeedbackExtras` (``generate_feedback``): what the feedback template
+  (``autograder/templates/lossprep_feedback``) needs: MathJax from the installed
+  ``sphinx-mathjax-offline`` package (no CDN: formulas render offline), the flags and notes of
+  the grading, and which written answers are not graded yet.
 """
 
 from __future__ import annotations
 
-import re
+import copy
+import functools
+from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_solution
+from nbformat.v4 import new_output
+from nbgrader.api import MissingEntry
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from nbgrader.utils import is_grade, is_locked, is_solution
+from traitlets import Bool, Float
 
-__all__ = ["HideHiddenTests", "StderrToStdout", "ForbidGraderImports", "is_test_cell"]
+__all__ = ["GradeCells", "RestoreCells", "HideHiddenTests", "FeedbackExtras", "is_test_cell", "TEMPLATES"]
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def is_test_cell(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+class SandboxRequired(RuntimeError):
+    """Batch grading without the sandbox, and the instructor did not say it may."""
+
+
+class GradeCells(NbGraderPreprocessor):
+    """Grade the submission with the engine; write scores and outputs into the notebook."""
+
+    unsafe_without_sandbox = Bool(
+        False,
+        help=(
+            "Grade even where bubblewrap is missing or not permitted, with resource limits only. "
+            "UNSAFE: the submissions' code can then read the hidden tests, the solutions and the "
+            "gradebook, and use the network."
+        ),
+    ).tag(config=True)
+    cell_seconds = Float(30.0, help="Time limit of each cell of a submission.").tag(config=True)
+    part_seconds = Float(60.0, help="Time limit of the hidden tests of each graded part.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        from nbgrader.coursedir import CourseDirectory
+
+        from autograder.engine import CheckError, grade
+        from autograder.sandbox import Limits, SandboxUnavailable, find_sandbox
+
+        info = resources["nbgrader"]
+        try:
+            sandbox = find_sandbox(require=not self.unsafe_without_sandbox)
+        except SandboxUnavailable as e:
+            raise SandboxRequired(
+                f"{e}: batch grading runs only in the sandbox. Install bubblewrap, or accept the risk with "
+                "--GradeCells.unsafe_without_sandbox=True"
+            ) from None
+        course = CourseDirectory(config=self.config)
+        root = Path(course.root)
+        submitted = Path(course.format_path(course.submitted_directory, info["student"], info["assignment"]))
+        path = submitted / f"{info['notebook']}.ipynb"
+        protected = [
+            root / course.source_directory,
+            root / course.submitted_directory,
+            root / course.autograded_directory,
+            root / course.feedback_directory,
+            root / "gradebook.db",
+        ]
+        limits = Limits(cell_seconds=self.cell_seconds, part_seconds=self.part_seconds)
+        try:
+            report = grade(path, sandbox=sandbox, limits=limits, expect=info["assignment"], protected=protected)
+        except CheckError as e:
+            report = _unreadable(info["assignment"], str(e))
+        _write(nb, report)
+        nb.metadata["lossprep"] = {"flags": report.flags, "notes": report.lines(), "sandbox": report.sandbox}
+        if report.flags or not sandbox.isolated:
+            self.log.warning(
+                "%s: flags %s%s",
+                info["student"],
+                ", ".join(report.flags) or "none",
+                "".join(f"\n    {line}" for line in report.lines()),
+            )
+        return nb, resources
+
+
+def _unreadable(assignment_name: str, reason: str):  # type: ignore[no-untyped-def]
+    from autograder import assignment
+    from autograder.engine import Report, TestResult
+
+    a = assignment.load(assignment_name)
+    tests = {
+        p.grade_id: [
+            TestResult(t.id, 0.0, p.points * t.weight / sum(x.weight for x in p.tests), reason) for t in p.tests
+        ]
+        for p in a.parts
+    }
+    return Report(
+        a.name,
+        [t for ts in tests.values() for t in ts],
+        notes=[reason],
+        parts=dict.fromkeys(tests, 0.0),
+        part_tests=tests,
+    )
+
+
+def _write(nb: NotebookNode, report: Any) -> None:
+    """Test cells: their test lines and score; other code cells: the output of their run."""
+    from autograder.assignment import grade_id
+
+    runs_by_id = {r.grade_id: r for r in report.cells.values() if r.grade_id}
+    plain_runs = [r for i, r in sorted(report.cells.items()) if not r.grade_id and i >= 0]
+    first_test = True
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        gid = grade_id(cell)
+        if gid in report.part_tests:
+            lines = [
+                f"{'PASS' if t.score >= t.max_score - 1e-9 else 'FAIL'}  {t.id}  {t.score:.3g} / {t.max_score:.3g}"
+                + ("" if t.message == "ok" else f"  {t.message}")
+                for t in report.part_tests[gid]
+            ]
+            if first_test and report.lines():
+                lines += ["", *(f"note: {line}" for line in report.lines())]
+                lines += [f"flags: {', '.join(report.flags)}"] if report.flags else []
+            first_test = False
+            cell.outputs = [
+                new_output("stream", name="stdout", text="\n".join(lines) + "\n"),
+                new_output("execute_result", data={"text/plain": repr(report.parts[gid])}, execution_count=None),
+            ]
+            continue
+        run = runs_by_id.get(gid) if gid else (plain_runs.pop(0) if plain_runs else None)
+        outputs = []
+        if run is not None and run.output:
+            outputs.append(new_output("stream", name="stdout", text=run.output))
+        if run is not None and run.error:
+            name, _, value = run.error.partition(": ")
+            outputs.append(new_output("error", ename=name, evalue=value, traceback=[run.error]))
+        cell.outputs = outputs
+
+
+@functools.cache
+def _strip_hidden() -> ClearHiddenTests:
+    return ClearHiddenTests()
+
+
+class RestoreCells(OverwriteCells):
+    """nbgrader's :class:`OverwriteCells`, minus the false "checksum has changed" warning: a
+    test cell whose source is the release's (the gradebook's minus its hidden region) was not
+    touched. Real edits are still reported (and flagged ``tampered`` by the engine)."""
+
+    _untouched = False
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        self._untouched = False
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid is not None and is_locked(cell):
+            try:
+                source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                pass
+            else:
+                released = NotebookNode(copy.deepcopy({"source": source.source}))
+                _strip_hidden()._remove_hidden_test_region(released)
+                self._untouched = cell.source in (released.source, source.source)
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name: str, attr: str, old: Any, new: Any) -> None:
+        if attr == "checksum" and self._untouched:
+            return
+        super().report_change(name, attr, old, new)
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -41,27 +204,32 @@ class HideHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
-class StderrToStdout(NbGraderPreprocessor):
-    """Relabel stderr stream output of test cells as stdout (errors still score 0)."""
+@functools.cache
+def _mathjax() -> str:
+    """MathJax 3 with SVG output (no web fonts), from the package the book uses."""
+    from importlib.metadata import distribution
 
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
-    ) -> tuple[NotebookNode, dict[str, Any]]:
-        if is_test_cell(cell):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                    out["name"] = "stdout"
-        return cell, resources
+    dist = distribution("sphinx-mathjax-offline")
+    path = next(f for f in dist.files or [] if str(f).endswith("static/mathjax/tex-svg.js"))
+    text = Path(dist.locate_file(path)).read_text(encoding="utf-8")
+    return text.replace("</script", "<\\/script")  # it goes inline, into a <script> element
 
 
-class ForbidGraderImports(NbGraderPreprocessor):
-    """Student code cells that name the ``autograder`` package raise ``ImportError`` instead of running."""
+class FeedbackExtras(NbGraderPreprocessor):
+    """Resources for the feedback template: inline MathJax, the grading's flags and notes, and
+    the points of written answers not graded yet (their score is ``None`` in the gradebook)."""
 
-    pattern = re.compile(r"\bautograder\b")
-
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
-    ) -> tuple[NotebookNode, dict[str, Any]]:
-        if cell.cell_type == "code" and not is_test_cell(cell) and self.pattern.search(cell.source):
-            cell.source = 'raise ImportError("forbidden import: the grading package is not available to student code")'
-        return cell, resources
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        pending = [c for c in nb.cells if is_grade(c) and is_solution(c) and c.metadata.nbgrader.get("score") is None]
+        graded_max = sum(float(c.metadata.nbgrader.get("points", 0)) for c in nb.cells if is_grade(c)) - sum(
+            float(c.metadata.nbgrader.get("points", 0)) for c in pending
+        )
+        grading = nb.metadata.get("lossprep", {})
+        resources["lossprep"] = {
+            "mathjax": _mathjax(),
+            "pending_points": sum(float(c.metadata.nbgrader.get("points", 0)) for c in pending),
+            "graded_max": graded_max,
+            "flags": list(grading.get("flags", [])),
+            "notes": list(grading.get("notes", [])),
+        }
+        return nb, resources

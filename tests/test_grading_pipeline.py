@@ -295,8 +295,8 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
 
 def test_collector_isolates_calls_and_keeps_only_tensors() -> None:
     import torch
-
     from autograder.collect import collect_calls
+
     from autograder.spec import Call
 
     def edits_in_place(x):
