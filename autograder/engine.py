@@ -494,7 +494,8 @@ def _absorb(
 
 
 def _str(v: Any) -> str | None:
-    return v[:2000] if isinstance(v, str) else None
+    """A string the child sent, bounded and printable (lone surrogates replaced)."""
+    return v[:2000].encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else None
 
 
 def _place(stopped: str, names: dict[int, str]) -> str:

@@ -72,7 +72,7 @@ class GradeCells(NbGraderPreprocessor):
                 f"{e}: batch grading runs only in the sandbox. Install bubblewrap, or accept the risk with "
                 "--GradeCells.unsafe_without_sandbox=True"
             ) from None
-        course = CourseDirectory(config=self.config)
+        course = _course_directory(self) or CourseDirectory(config=self.config)
         root = Path(course.root)
         submitted = Path(course.format_path(course.submitted_directory, info["student"], info["assignment"]))
         path = submitted / f"{info['notebook']}.ipynb"
@@ -98,6 +98,15 @@ class GradeCells(NbGraderPreprocessor):
                 "".join(f"\n    {line}" for line in report.lines()),
             )
         return nb, resources
+
+
+def _course_directory(pp: NbGraderPreprocessor) -> Any:
+    """The running nbgrader app's course directory (the converter is a parent of the exporter
+    this preprocessor belongs to), or ``None``."""
+    obj = pp.parent
+    while obj is not None and not hasattr(obj, "coursedir"):
+        obj = getattr(obj, "parent", None)
+    return getattr(obj, "coursedir", None)
 
 
 def _unreadable(assignment_name: str, reason: str):  # type: ignore[no-untyped-def]
@@ -217,18 +226,30 @@ def _mathjax() -> str:
 
 class FeedbackExtras(NbGraderPreprocessor):
     """Resources for the feedback template: inline MathJax, the grading's flags and notes, and
-    the points of written answers not graded yet (their score is ``None`` in the gradebook)."""
+    the written answers not graded yet. nbgrader's gradebook gives an ungraded answer the score
+    0; here its score becomes ``None`` (no manual and no automatic score), which the template
+    shows as "not graded yet"."""
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        pending = [c for c in nb.cells if is_grade(c) and is_solution(c) and c.metadata.nbgrader.get("score") is None]
-        graded_max = sum(float(c.metadata.nbgrader.get("points", 0)) for c in nb.cells if is_grade(c)) - sum(
-            float(c.metadata.nbgrader.get("points", 0)) for c in pending
-        )
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        pending = 0.0
+        with Gradebook(info["db_url"]) as gb:
+            for cell in nb.cells:
+                if not (is_grade(cell) and is_solution(cell)):
+                    continue
+                grade = gb.find_grade(
+                    cell.metadata.nbgrader["grade_id"], info["notebook"], info["assignment"], info["student"]
+                )
+                if grade.manual_score is None and grade.auto_score is None:
+                    cell.metadata.nbgrader["score"] = None
+                    pending += float(cell.metadata.nbgrader.get("points", 0))
         grading = nb.metadata.get("lossprep", {})
         resources["lossprep"] = {
             "mathjax": _mathjax(),
-            "pending_points": sum(float(c.metadata.nbgrader.get("points", 0)) for c in pending),
-            "graded_max": graded_max,
+            "pending_points": pending,
+            "graded_max": float(info.get("max_score", 0)) - pending,
             "flags": list(grading.get("flags", [])),
             "notes": list(grading.get("notes", [])),
         }

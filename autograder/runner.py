@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import os
-import re
 import signal
 import sys
 import time
@@ -191,9 +191,6 @@ class _Capture(io.TextIOBase):
         return "utf-8"
 
 
-_CELL_FILE = re.compile(r"<ipython-input-(\d+)-")
-
-
 def _error_text(e: BaseException) -> str:
     if isinstance(e, SyntaxError):
         where = f" (line {e.lineno})" if e.lineno else ""
@@ -247,6 +244,19 @@ class _Watch:
 
 
 _MISSING = object()
+
+
+def _living_others() -> list[int]:
+    """The processes of this process namespace but init and this one, zombies left out."""
+    me, living = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            with contextlib.suppress(OSError), open(f"/proc/{name}/stat", "rb") as f:
+                if f.read().rpartition(b")")[2].split()[0] != b"Z":
+                    living.append(int(name))
+    return living
+
+
 # torch wraps these itself, on first use (functools.wraps: the wrapper's __wrapped__ is the
 # original): importing torch._dynamo wraps manual_seed; an optimizer's first instance hooks the
 # step of its class.
@@ -280,7 +290,7 @@ class Session:
         self.shell.showsyntaxerror = lambda *a, **k: None
         self.shell.displayhook.write_output_prompt = lambda: None
         self.where = "startup"
-        self.cell_of_count: dict[int, int] = {}
+        self.cell_of_file: dict[str, int] = {}  # the file name IPython compiled a cell as -> its index
         import numpy
         import torch.nn.functional
         import torch.optim
@@ -385,26 +395,33 @@ class Session:
         return patched
 
     def _reap(self) -> None:
-        """Stop every other process of the sandbox (its own process namespace: the sandbox's
-        init is 1, this process the only other one it needs)."""
-        me = os.getpid()
-        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        """Stop every other process of the sandbox (it has its own process namespace: its init
+        is 1, and this process the only other one it needs)."""
+        others = _living_others()
         if not others:
             return
         with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
+        deadline = time.monotonic() + 2
+        while _living_others() and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            time.sleep(0.01)
         self.incident("processes", f"{len(others)} process(es) left running were stopped")
 
     @contextlib.contextmanager
     def _limited(self, seconds: float) -> Iterator[None]:
         def stop(signum: int, frame: Any) -> None:
+            if self.settings.get("reap"):  # free the CPU first: processes it started die with it
+                with contextlib.suppress(OSError):
+                    os.kill(-1, signal.SIGKILL)
             raise Stopped()
 
         old = signal.signal(signal.SIGALRM, stop)
-        signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.001))
+        # repeating: an exception raised where Python only reports it (an at-fork hook, a
+        # __del__) is lost, so the limit says it again every second until the block ends
+        signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.001), 1.0)
         try:
             yield
         finally:
@@ -415,10 +432,9 @@ class Session:
         """Where a stopped run spent its time: the innermost function of a student's cell."""
         tb, place = e.__traceback__, ""
         while tb is not None:
-            m = _CELL_FILE.match(tb.tb_frame.f_code.co_filename)
-            if m and int(m.group(1)) in self.cell_of_count:
+            cell = self.cell_of_file.get(tb.tb_frame.f_code.co_filename)
+            if cell is not None:
                 name = tb.tb_frame.f_code.co_name
-                cell = self.cell_of_count[int(m.group(1))]
                 place = f"{'at the top level' if name == '<module>' else f'in {name}'} of cell {cell}"
             tb = tb.tb_next
         return place
@@ -429,7 +445,7 @@ class Session:
         """Run one cell with its own time limit; emit its status, error and (bounded) output."""
         self.where = f"cell {index}"
         self.emit({"event": "start", "cell": index})
-        self.cell_of_count[self.shell.execution_count] = index
+        compiled = set(linecache.cache)
         capture = _Capture()
         started = time.monotonic()
         error: BaseException | None = None
@@ -437,14 +453,15 @@ class Session:
             with (
                 contextlib.redirect_stdout(capture),
                 contextlib.redirect_stderr(capture),
-                warnings.catch_warnings(),
+                warnings.catch_warnings(),  # a cell's warning filters end with it
                 self._limited(seconds),
             ):
-                warnings.simplefilter("default")
-                result = self.shell.run_cell(source, store_history=True)
+                # no history: IPython would format every error's traceback for it (slow)
+                result = self.shell.run_cell(source, store_history=False)
                 error = result.error_before_exec or result.error_in_exec
         except Stopped as e:  # the limit ran out in the shell's own code
             error = e
+        self.cell_of_file.update(dict.fromkeys(set(linecache.cache) - compiled, index))
         status, text = "ok", None
         if isinstance(error, Stopped):
             status, text = "timeout", self._slow_place(error)
@@ -654,7 +671,11 @@ def main(stream: Any) -> None:
     settings = job["settings"]
     _limit(settings)
 
+    me = os.getpid()
+
     def emit(event: dict[str, Any]) -> None:
+        if os.getpid() != me:  # a process the student's code forked came back into the harness
+            os._exit(0)
         write_frame(out, event)
 
     import torch  # noqa: F401  (imported once, before the student's code and its time limits)

@@ -292,10 +292,11 @@ class _Watcher:
         return Attempt(events, end, during, code, head)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.events_file.close()
         for t in self.threads:
             t.join(timeout=5)
+        for f in (self.events_file, self.proc.stdout):
+            with contextlib.suppress(Exception):
+                f.close()  # type: ignore[union-attr]
 
 
 def _python_env(home: str, tmp: str) -> dict[str, str]:

@@ -70,6 +70,8 @@ class Outcome:
             raise TypeError(f"a gradient of type {type(grad).__name__}")
         if not (error is None or isinstance(error, str)):
             raise TypeError(f"an error of type {type(error).__name__}")
+        if error is not None:
+            error = error[:2000].encode("utf-8", "replace").decode("utf-8")  # printable, bounded
         return cls(value=value, grad=grad, error=error)
 
 
