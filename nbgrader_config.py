@@ -22,6 +22,10 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".jupyter_cache"]
 
+# A submission that is not a notebook (empty, truncated, not UTF-8) is graded 0 with the reason
+# in its report, instead of stopping with a traceback.
+c.Autograde.exporter_class = "autograder.nbgrader_ext.ReadAnySubmission"
+
 # Restoring the submission: nbgrader's own steps, with RestoreCells in place of OverwriteCells
 # (no false "checksum has changed" warning for untouched test cells, nbgrader #1961). A deleted
 # grade or locked cell comes back from the gradebook instead of costing the points silently.

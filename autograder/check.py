@@ -24,8 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=Limits.cell_seconds,
-        help=f"seconds for each cell and for each part's hidden tests (default {Limits.cell_seconds:g})",
+        default=None,
+        help=(
+            f"seconds for each cell and for each part's hidden tests "
+            f"(default {Limits.cell_seconds:g} per cell, {Limits.part_seconds:g} per part)"
+        ),
     )
 
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox = find_sandbox(require=False)
     if not sandbox.isolated:
         print(f"lossprep check: running your notebook without the sandbox: {sandbox.reason}", file=sys.stderr)  # type: ignore[attr-defined]
-    limits = Limits(cell_seconds=args.timeout, part_seconds=max(args.timeout, Limits.part_seconds))
+    limits = Limits() if args.timeout is None else Limits(cell_seconds=args.timeout, part_seconds=args.timeout)
     try:
         report = grade(args.notebook, sandbox=sandbox, limits=limits)
     except CheckError as e:

@@ -171,6 +171,16 @@ _SAYS = {
 }
 
 
+# What the remaining tests of a part say when the child ended while they ran.
+_PART_STOPPED = {
+    Incident.CRASHED: "the Python process crashed while these tests ran",
+    Incident.EXITED: "the Python process ended while these tests ran",
+    Incident.KILLED_AFTER_TIMEOUT: "these tests ran past the part's time limit and would not stop",
+    Incident.FLOODED: "these tests wrote more than the output limit",
+    Incident.BROKEN_PROTOCOL: "the grader's channel was written into while these tests ran",
+}
+
+
 @dataclass(frozen=True)
 class TestResult:
     """One line of a grade: the contract's ``{"id", "score", "max_score", "message"}``."""
@@ -425,7 +435,7 @@ def run(
             skip.add(index)
             seen.cells[index] = CellRun(index, by_index[index].grade_id, "skipped", f"{_SAYS[incident]} ({detail})")
         elif attempt.during and attempt.during.startswith("part "):
-            seen.stopped[attempt.during.split()[1]] = f"not run: the process {_SAYS[incident].split(';')[0]} ({detail})"
+            seen.stopped[attempt.during.split()[1]] = f"not run: {_PART_STOPPED[incident]} ({detail})"
         else:
             break  # it ended between two steps: nothing to leave out, nothing more to learn
         if not parts():

@@ -6,6 +6,9 @@
   flags and notes go into the cell's output, every other code cell gets the output of its run.
   The gradebook, ``generate_feedback``, ``export`` and the formgrader then work as usual. It
   refuses to grade without the sandbox unless ``GradeCells.unsafe_without_sandbox`` is set.
+- :class:`ReadAnySubmission` (``autograde``'s exporter): a submission that is not a notebook
+  (empty, truncated, not UTF-8) is read as the released notebook, so that it is graded (0, with
+  the reason in its report) instead of stopping with a traceback in nbgrader's log.
 - :class:`RestoreCells` (``autograde``, in place of ``OverwriteCells``): nbgrader's restoring of
   locked cells, without its false "checksum has changed" warning for test cells the student
   never touched (nbgrader #1961: the release lacks the hidden region the gradebook's copy has).
@@ -24,6 +27,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.api import MissingEntry
@@ -31,7 +36,15 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, Overw
 from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool, Float
 
-__all__ = ["GradeCells", "RestoreCells", "HideHiddenTests", "FeedbackExtras", "is_test_cell", "TEMPLATES"]
+__all__ = [
+    "GradeCells",
+    "ReadAnySubmission",
+    "RestoreCells",
+    "HideHiddenTests",
+    "FeedbackExtras",
+    "is_test_cell",
+    "TEMPLATES",
+]
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -88,6 +101,7 @@ class GradeCells(NbGraderPreprocessor):
             report = grade(path, sandbox=sandbox, limits=limits, expect=info["assignment"], protected=protected)
         except CheckError as e:
             report = _unreadable(info["assignment"], str(e))
+            self.log.warning("%s: not graded: %s", info["student"], e)
         _write(nb, report)
         nb.metadata["lossprep"] = {"flags": report.flags, "notes": report.lines(), "sandbox": report.sandbox}
         if report.flags or not sandbox.isolated:
@@ -100,9 +114,9 @@ class GradeCells(NbGraderPreprocessor):
         return nb, resources
 
 
-def _course_directory(pp: NbGraderPreprocessor) -> Any:
-    """The running nbgrader app's course directory (the converter is a parent of the exporter
-    this preprocessor belongs to), or ``None``."""
+def _course_directory(pp: Any) -> Any:
+    """The running nbgrader app's course directory (the converter is the exporter's parent, and
+    the exporter the preprocessor's), or ``None``."""
     obj = pp.parent
     while obj is not None and not hasattr(obj, "coursedir"):
         obj = getattr(obj, "parent", None)
@@ -163,6 +177,25 @@ def _write(nb: NotebookNode, report: Any) -> None:
             name, _, value = run.error.partition(": ")
             outputs.append(new_output("error", ename=name, evalue=value, traceback=[run.error]))
         cell.outputs = outputs
+
+
+class ReadAnySubmission(NotebookExporter):
+    """nbgrader's notebook exporter, except that a file that does not read as a notebook is
+    replaced by the assignment's released notebook: nbgrader then restores and saves it as for
+    any submission, and :class:`GradeCells`, which grades the submitted file itself, gives it 0
+    with the reason (the file is left as it was)."""
+
+    def from_file(self, file_stream: Any, resources: dict[str, Any] | None = None, **kw: Any) -> Any:
+        try:
+            nb = nbformat.read(file_stream, as_version=4)
+        except Exception:  # not JSON, not UTF-8, not a notebook: the release stands in
+            info = (resources or {}).get("nbgrader", {})
+            course = _course_directory(self)
+            if course is None or "assignment" not in info:
+                raise
+            release = Path(course.format_path(course.release_directory, ".", info["assignment"]))
+            nb = nbformat.read(release / f"{info['notebook']}.ipynb", as_version=4)
+        return self.from_notebook_node(nb, resources=resources, **kw)
 
 
 @functools.cache

@@ -212,20 +212,21 @@ def _is_memory_error(e: BaseException) -> bool:
 class _Watch:
     """What the student's code must not replace: attributes of torch, numpy, builtins, the
     IPython shell and this harness, taken before any student code runs. :meth:`changed` lists
-    the replaced ones and puts the originals back, so a patch never reaches the hidden calls.
-    (Code in the same process can always defeat this with enough effort; it only says who
-    tried. The grade never depends on it: every value is judged in the grader.)"""
+    the replaced ones (and, on classes, the added ones: they shadow what the class inherits) and
+    puts the originals back, so a patch never reaches the hidden calls. (Code in the same
+    process can always defeat this with enough effort; it only says who tried. The grade never
+    depends on it: every value is judged in the grader.)"""
 
     def __init__(self, targets: list[tuple[str, Any, tuple[str, ...] | None]]) -> None:
         self.saved = []
         for label, obj, names in targets:
             d = obj if isinstance(obj, dict) else vars(obj)
             keep = list(d) if names is None else [n for n in names if n in d]
-            self.saved.append((label, obj, {n: d[n] for n in keep if n != "_"}))
+            self.saved.append((label, obj, {n: d[n] for n in keep if n != "_"}, isinstance(obj, type)))
 
     def changed(self) -> list[str]:
         names = []
-        for label, obj, before in self.saved:
+        for label, obj, before, is_class in self.saved:
             now = obj if isinstance(obj, dict) else vars(obj)
             for name, value in before.items():
                 new = now.get(name, _MISSING)
@@ -240,10 +241,15 @@ class _Watch:
                         obj[name] = value
                     else:
                         setattr(obj, name, value)
+            for name in [n for n in now if n not in before and n not in _CACHES] if is_class else []:
+                names.append(f"{label}.{name}")
+                with contextlib.suppress(Exception):
+                    delattr(obj, name)
         return names
 
 
 _MISSING = object()
+_CACHES = {"__slotnames__"}  # what Python adds to a class by itself (copyreg, when pickling)
 
 
 def _living_others() -> list[int]:
@@ -290,6 +296,7 @@ class Session:
         self.shell.showsyntaxerror = lambda *a, **k: None
         self.shell.displayhook.write_output_prompt = lambda: None
         self.where = "startup"
+        self.stray = 0  # processes stopped when a time limit ran out, not yet reported
         self.cell_of_file: dict[str, int] = {}  # the file name IPython compiled a cell as -> its index
         import numpy
         import torch.nn.functional
@@ -306,6 +313,7 @@ class Session:
                 ("torch.special", torch.special, None),
                 ("torch.linalg", torch.linalg, None),
                 ("torch.Tensor", torch.Tensor, None),
+                ("torch._C.TensorBase", torch._C.TensorBase, None),
                 ("torch.nn.Module", torch.nn.Module, None),
                 ("torch.nn.Linear", torch.nn.Linear, None),
                 ("torch.optim.Adam", torch.optim.Adam, None),
@@ -396,8 +404,9 @@ class Session:
 
     def _reap(self) -> None:
         """Stop every other process of the sandbox (it has its own process namespace: its init
-        is 1, and this process the only other one it needs)."""
-        others = _living_others()
+        is 1, and this process the only other one it needs); say how many there were."""
+        others = max(len(_living_others()), self.stray)
+        self.stray = 0
         if not others:
             return
         with contextlib.suppress(OSError):
@@ -408,12 +417,13 @@ class Session:
                 while os.waitpid(-1, os.WNOHANG)[0]:
                     pass
             time.sleep(0.01)
-        self.incident("processes", f"{len(others)} process(es) left running were stopped")
+        self.incident("processes", f"{others} process(es) left running were stopped")
 
     @contextlib.contextmanager
     def _limited(self, seconds: float) -> Iterator[None]:
         def stop(signum: int, frame: Any) -> None:
             if self.settings.get("reap"):  # free the CPU first: processes it started die with it
+                self.stray = max(self.stray, len(_living_others()))
                 with contextlib.suppress(OSError):
                     os.kill(-1, signal.SIGKILL)
             raise Stopped()

@@ -155,9 +155,12 @@ def check_json(
     return json.loads(proc.stdout), proc
 
 
-def run_nbgrader(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess:
-    """``nbgrader ARGS`` in ``cwd`` with the venv's bin on PATH (nbgrader calls its alembic)."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+def run_nbgrader(
+    args: list[str], cwd: Path, *, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in ``cwd`` with the venv's bin on PATH (nbgrader calls its alembic);
+    ``env``: more environment variables."""
+    env = dict(os.environ, **(env or {}), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.run(
         [str(BIN / "nbgrader"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
     )
