@@ -352,7 +352,7 @@ def restore(nb: dict[str, Any], a: Assignment) -> Restored:
     missing = [c for gid, c in a.locked.items() if gid not in seen and c.cell_type == "code"]
     events += [Event(Incident.DELETED_CELL, f"cell {c.grade_id}", "") for c in missing]
     back = [RunCell(-1 - k, c.grade_id, c.released) for k, c in enumerate(missing) if c.runs]
-    return Restored(back + cells, events, seen | {g for g in map(grade_id, nb["cells"]) if g})
+    return Restored(back + cells, events, {g for g in map(grade_id, nb["cells"]) if g})
 
 
 # ---------------------------------------------------------------- run
@@ -394,6 +394,7 @@ def run(
     seen = Observed()
     skip: set[int] = set()
     settings = _settings(protected)
+    why = f"not run: the notebook crashed {MAX_ATTEMPTS} times"
 
     def parts() -> list[dict[str, Any]]:
         for gid in wanted:
@@ -421,7 +422,7 @@ def run(
         folder = scratch / f"run-{number}"
         folder.mkdir(parents=True, exist_ok=True)
         attempt = sandbox.run(job, parts, limits, folder)
-        _absorb(seen, attempt, names, by_index, a)
+        _absorb(seen, attempt, names, by_index)
         if attempt.end is End.FINISHED:
             break
         if attempt.end is End.STARTUP:
@@ -436,13 +437,14 @@ def run(
             seen.cells[index] = CellRun(index, by_index[index].grade_id, "skipped", f"{_SAYS[incident]} ({detail})")
         elif attempt.during and attempt.during.startswith("part "):
             seen.stopped[attempt.during.split()[1]] = f"not run: {_PART_STOPPED[incident]} ({detail})"
-        else:
-            break  # it ended between two steps: nothing to leave out, nothing more to learn
+        else:  # it ended between two steps: nothing to leave out, nothing more to learn
+            why = f"not run: the Python process ended before these tests ({detail})"
+            break
         if not parts():
             break
     for gid in wanted:
         if gid not in seen.outcomes and gid not in seen.stopped:
-            seen.stopped[gid] = "not run: the notebook kept crashing"
+            seen.stopped[gid] = why
     return seen
 
 
@@ -474,9 +476,7 @@ def _end_detail(attempt: Attempt, limits: Limits) -> str:
     return ""
 
 
-def _absorb(
-    seen: Observed, attempt: Attempt, names: dict[int, str], by_index: dict[int, RunCell], a: Assignment
-) -> None:
+def _absorb(seen: Observed, attempt: Attempt, names: dict[int, str], by_index: dict[int, RunCell]) -> None:
     """Take in one attempt's events, checking each as untrusted input."""
     for ev in attempt.events:
         try:

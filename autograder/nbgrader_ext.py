@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,8 @@ def _strip_hidden() -> ClearHiddenTests:
 class RestoreCells(OverwriteCells):
     """nbgrader's :class:`OverwriteCells`, minus the false "checksum has changed" warning: a
     test cell whose source is the release's (the gradebook's minus its hidden region) was not
-    touched. Real edits are still reported (and flagged ``tampered`` by the engine)."""
+    touched. Real edits are still reported (and flagged ``tampered`` by the engine). A cell
+    the gradebook does not know loses its nbgrader metadata altogether."""
 
     _untouched = False
 
@@ -215,21 +217,50 @@ class RestoreCells(OverwriteCells):
     ) -> tuple[NotebookNode, dict[str, Any]]:
         self._untouched = False
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid is not None and is_locked(cell):
-            try:
-                source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
-            except MissingEntry:
-                pass
-            else:
-                released = NotebookNode(copy.deepcopy({"source": source.source}))
-                _strip_hidden()._remove_hidden_test_region(released)
-                self._untouched = cell.source in (released.source, source.source)
+        if gid is None:
+            return super().preprocess_cell(cell, resources, cell_index)
+        try:
+            source = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
+        except MissingEntry:
+            # a cell of another notebook (another exercise handed in): a plain cell from here
+            # on; nbgrader would keep its other nbgrader metadata and then fail to add the
+            # missing cells back (KeyError 'grade_id')
+            self.log.warning("Cell '%s' does not exist in the database", gid)
+            del cell.metadata["nbgrader"]
+            return cell, resources
+        if is_locked(cell):
+            released = NotebookNode(copy.deepcopy({"source": source.source}))
+            _strip_hidden()._remove_hidden_test_region(released)
+            self._untouched = cell.source in (released.source, source.source)
         return super().preprocess_cell(cell, resources, cell_index)
 
     def report_change(self, name: str, attr: str, old: Any, new: Any) -> None:
         if attr == "checksum" and self._untouched:
             return
         super().report_change(name, attr, old, new)
+
+    def add_missing_grade_cells(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        """Put back every missing grade cell after the nearest earlier cell of the source that is
+        present (nbgrader's own version fails with a KeyError when that one is missing too: a
+        deleted solution and its test cell, another exercise's notebook)."""
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [c.name for c in source_nb.source_cells]
+        solutions = {c.name for c in source_nb.solution_cells}
+        for grade_cell in source_nb.grade_cells:
+            ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+            if grade_cell.name in ids:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", grade_cell.name)
+            k = order.index(grade_cell.name)
+            cell = self.missing_cell_transform(
+                source_nb.source_cells[k], grade_cell.max_score, is_solution=grade_cell.name in solutions
+            )
+            cell["id"] = uuid.uuid4().hex[:8]  # nbformat 4.5 cells carry one
+            before = next((ids.index(p) + 1 for p in reversed(order[:k]) if p in ids), 0)
+            nb.cells.insert(before, cell)
+        return nb, resources
 
 
 class HideHiddenTests(ClearHiddenTests):

@@ -64,6 +64,16 @@ class Stopped(BaseException):
     student's ``except Exception`` does not swallow it)."""
 
 
+_CELL_PREFIX = "<ipython-input-"  # how IPython names the code of a cell
+
+
+def _stop_student_code(frame: Any, event: str, arg: Any) -> Any:
+    """The trace function after a time limit: any line of a cell's code raises Stopped."""
+    if frame.f_code.co_filename.startswith(_CELL_PREFIX):
+        raise Stopped()
+    return None
+
+
 # ---------------------------------------------------------------- protocol
 
 
@@ -297,6 +307,7 @@ class Session:
         self.shell.displayhook.write_output_prompt = lambda: None
         self.where = "startup"
         self.stray = 0  # processes stopped when a time limit ran out, not yet reported
+        self.stopped_at: tuple[str, str] | None = None  # (file, function) running when it ran out
         self.cell_of_file: dict[str, int] = {}  # the file name IPython compiled a cell as -> its index
         import numpy
         import torch.nn.functional
@@ -421,33 +432,51 @@ class Session:
 
     @contextlib.contextmanager
     def _limited(self, seconds: float) -> Iterator[None]:
+        """Stop the block after ``seconds``: Stopped is raised in it then, and again at the next
+        line of the student's code (a trace function), so an exception swallowed where Python
+        only reports it (an at-fork hook, a ``__del__``) does not keep the code going; the
+        signal repeats every second too. Code that still runs on (it catches BaseException, or
+        silences the signal, or loops in C) is killed by the grader after a grace."""
+
         def stop(signum: int, frame: Any) -> None:
             if self.settings.get("reap"):  # free the CPU first: processes it started die with it
                 self.stray = max(self.stray, len(_living_others()))
                 with contextlib.suppress(OSError):
                     os.kill(-1, signal.SIGKILL)
+            students = []
+            while frame is not None:
+                if frame.f_code.co_filename.startswith(_CELL_PREFIX):
+                    students.append(frame)
+                frame = frame.f_back
+            if not students:  # the harness or IPython, not the student's code: let it finish
+                return
+            if self.stopped_at is None:  # where the time went: the innermost student function
+                self.stopped_at = (students[0].f_code.co_filename, students[0].f_code.co_name)
+            sys.settrace(_stop_student_code)
+            for frame in students:
+                frame.f_trace, frame.f_trace_lines = _stop_student_code, True
             raise Stopped()
 
+        self.stopped_at = None
         old = signal.signal(signal.SIGALRM, stop)
-        # repeating: an exception raised where Python only reports it (an at-fork hook, a
-        # __del__) is lost, so the limit says it again every second until the block ends
         signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.001), 1.0)
         try:
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+            sys.settrace(None)
 
-    def _slow_place(self, e: BaseException) -> str:
-        """Where a stopped run spent its time: the innermost function of a student's cell."""
-        tb, place = e.__traceback__, ""
-        while tb is not None:
-            cell = self.cell_of_file.get(tb.tb_frame.f_code.co_filename)
-            if cell is not None:
-                name = tb.tb_frame.f_code.co_name
-                place = f"{'at the top level' if name == '<module>' else f'in {name}'} of cell {cell}"
-            tb = tb.tb_next
-        return place
+    def _slow_place(self) -> str:
+        """Where a stopped run spent its time: the innermost function of a student's cell
+        when the limit ran out."""
+        if self.stopped_at is None:
+            return ""
+        filename, name = self.stopped_at
+        cell = self.cell_of_file.get(filename)
+        if cell is None:
+            return ""
+        return f"{'at the top level' if name == '<module>' else f'in {name}'} of cell {cell}"
 
     # ------------------------------------------------------------ cells
 
@@ -474,7 +503,7 @@ class Session:
         self.cell_of_file.update(dict.fromkeys(set(linecache.cache) - compiled, index))
         status, text = "ok", None
         if isinstance(error, Stopped):
-            status, text = "timeout", self._slow_place(error)
+            status, text = "timeout", self._slow_place()
             self.incident("timeout", f"ran longer than {seconds:g} s {text}".strip())
         elif error is not None:
             status, text = "error", _error_text(error)
@@ -530,8 +559,8 @@ class Session:
                     outcomes[test_id] = []
                     for call in calls:
                         outcomes[test_id].append(self._one(call))
-        except Stopped as e:
-            stopped = self._slow_place(e) or "in the harness"
+        except Stopped:
+            stopped = self._slow_place() or "in the harness"
             self.incident("timeout", f"the hidden tests ran longer than {float(part['seconds']):g} s, {stopped}")
         if capture.total > int(self.settings.get("output_chars", 1 << 20)):
             self.incident("output-limit", f"printed {capture.total} characters")

@@ -396,13 +396,17 @@ ATTACKS: dict[str, Attack] = {
     "renamed-and-missing-cells": Attack(
         _nb(
             lambda: edit_cell(
-                notebook(
-                    medical_loss_grad=answer_code(M, answers(M).medical_loss_grad_vectorised).replace(
-                        "medical_loss_grad = medical_loss_grad_vectorised",
-                        "medical_loss_gradient = medical_loss_grad_vectorised",
-                    )
+                edit_cell(
+                    notebook(
+                        medical_loss_grad=answer_code(M, answers(M).medical_loss_grad_vectorised).replace(
+                            "medical_loss_grad = medical_loss_grad_vectorised",
+                            "medical_loss_gradient = medical_loss_grad_vectorised",
+                        )
+                    ),
+                    f"{M}-sol-calibrated_probability",
+                    None,
                 ),
-                f"{M}-sol-calibrated_probability",
+                CP,  # its test cell too: nbgrader's own restoring failed on that
                 None,
             )
         ),

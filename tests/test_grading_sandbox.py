@@ -150,13 +150,14 @@ def test_output_is_bounded_and_a_flood_is_killed(tmp_path: Path) -> None:
     [
         ("import os\nos._exit(3)", End.EXITED, 3),
         ("import ctypes\nctypes.string_at(0)", End.SIGNALED, 11),
+        ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass", End.TIMEOUT, None),
         (
             "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
             End.TIMEOUT,
             None,
         ),
     ],
-    ids=["os._exit", "segfault", "uncooperative-loop"],
+    ids=["os._exit", "segfault", "silenced-time-limit", "loop-that-catches-the-stop"],
 )
 def test_a_child_that_dies_or_hangs_is_reported_with_the_cell_to_blame(
     tmp_path: Path, code: str, end: End, status
