@@ -10,7 +10,8 @@ mean. A pool of warm children (forked after importing torch) can implement the s
 namespace), its own process and IPC namespaces, a read-only view of the system, the Python
 installation, the virtual environment and the course library ``lossprep/``, and nothing else:
 the grading package, the solutions, the gradebook and the other submissions are not mounted.
-It writes only to its scratch folder (bound at ``/scratch``, its ``tmp/`` at ``/tmp``). Limits:
+It writes only to its scratch folders (``/scratch``, ``/tmp``, ``/dev/shm``: in memory, of bounded
+size). Limits:
 address space (``RLIMIT_AS``), processes (``RLIMIT_NPROC``, under its own user id), CPU time,
 file size, wall time per cell and per part (the child stops itself; the grader kills it after
 a grace period), and output (the child keeps what a cell prints bounded; the grader kills a
@@ -74,6 +75,7 @@ class Limits:
     output_chars: int = 1 << 20  # what one cell or part may print
     stream_bytes: int = 8 << 20  # what the process may write to its own stdout/stderr
     file_bytes: int = 64 << 20  # the largest file it may write
+    scratch_bytes: int = 256 << 20  # its scratch folder (in memory; /tmp and /dev/shm: a quarter each)
 
     def cpu_seconds(self, cells: int, parts: int) -> int:
         """A CPU-time cap for the whole child: every cell and part at its limit, plus start-up."""
@@ -119,7 +121,7 @@ class Sandbox:
         """What the child applies to itself (user, resource limits, where it may write)."""
         raise NotImplementedError
 
-    def command(self, scratch: Path) -> tuple[list[str], dict[str, str] | None, str | None]:
+    def command(self, scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str] | None, str | None]:
         """The argv up to the interpreter, the environment (``None``: the argv sets it), the cwd."""
         raise NotImplementedError
 
@@ -140,14 +142,16 @@ class Sandbox:
     ) -> Attempt:
         """Run ``job`` (``{"cells": [{"index", "source", "seconds"}], "settings": {...}}``),
         then the parts ``parts()`` returns (called once the child is starting, so the grader
-        builds the hidden calls while the child imports torch). ``scratch`` must exist."""
+        builds the hidden calls while the child imports torch). ``scratch``: a host folder for
+        this run (the unsandboxed child works in it; bubblewrap gives the child size-limited
+        in-memory folders instead)."""
         (scratch / "tmp").mkdir(parents=True, exist_ok=True)
         settings = {**job.get("settings", {}), **self.settings(limits, scratch)}
         settings["cpu_seconds"] = limits.cpu_seconds(len(job["cells"]), 8)
         first = {"settings": settings, "cells": job["cells"]}
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
-        argv, env, cwd = self.command(scratch)
+        argv, env, cwd = self.command(scratch, limits)
         argv = [*argv, "-I", "-c", runner.BOOTSTRAP, str(child_in), str(child_out)]
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -336,7 +340,7 @@ class Bubblewrap(Sandbox):
             "processes": limits.processes,
             "file_bytes": limits.file_bytes,
             "output_chars": limits.output_chars,
-            "writable": ["/scratch", "/tmp", "/dev"],
+            "writable": ["/scratch", "/tmp", "/dev"],  # /dev: /dev/null, /dev/shm
             "reap": True,
             "audit": True,
         }
@@ -349,8 +353,9 @@ class Bubblewrap(Sandbox):
             return [*common, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         return ["--unshare-user", "--disable-userns", *common]
 
-    def mounts(self, scratch: Path) -> list[str]:
-        """What the sandbox sees: system, Python, venv and lossprep read-only; scratch writable."""
+    def mounts(self, limits: Limits) -> list[str]:
+        """What the sandbox sees: system, Python, venv and lossprep read-only; /scratch, /tmp and
+        /dev/shm writable, in memory, each of bounded size (a student cannot fill a disk)."""
         binds: list[tuple[str, str, str]] = [("--ro-bind", "/usr", "/usr")]
         links: list[str] = []
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -384,15 +389,14 @@ class Bubblewrap(Sandbox):
         args = [a for p in parents for a in ("--perms", "0755", "--dir", p)]
         args += [a for b in binds for a in b] + links + ["--proc", "/proc", "--dev", "/dev"]
         args += [a for b in devices for a in b]
-        args += ["--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp"]
+        quarter = limits.scratch_bytes // 4
+        for path, size in (("/scratch", limits.scratch_bytes), ("/tmp", quarter), ("/dev/shm", quarter)):
+            args += ["--perms", "01777", "--size", str(size), "--tmpfs", path]
         return args
 
-    def command(self, scratch: Path) -> tuple[list[str], dict[str, str] | None, str | None]:
-        if self.as_root:
-            for path in (scratch, scratch / "tmp"):
-                os.chown(path, NOBODY, NOBODY)
+    def command(self, scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str] | None, str | None]:
         argv = [self.bwrap, "--die-with-parent", "--new-session", "--clearenv", *self.namespaces()]
-        argv += ["--hostname", "sandbox", *self.mounts(scratch), "--chdir", "/scratch"]
+        argv += ["--hostname", "sandbox", *self.mounts(limits), "--chdir", "/scratch"]
         for key, value in _python_env("/scratch", "/tmp").items():
             argv += ["--setenv", key, value]
         return [*argv, sys.executable], None, None
@@ -444,7 +448,7 @@ class Unsandboxed(Sandbox):
             "audit": True,
         }
 
-    def command(self, scratch: Path) -> tuple[list[str], dict[str, str] | None, str | None]:
+    def command(self, scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str] | None, str | None]:
         return [sys.executable], _python_env(str(scratch), str(scratch / "tmp")), str(scratch)
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
