@@ -84,6 +84,11 @@ class Part:
     def function(self) -> str:
         return self.grade_id.split("-", 2)[2]
 
+    def shares(self) -> list[float]:
+        """Each test's share of the part's points (by weight)."""
+        total = sum(t.weight for t in self.tests)
+        return [self.points * t.weight / total for t in self.tests]
+
 
 @dataclass(frozen=True)
 class Assignment:

@@ -48,6 +48,7 @@ __all__ = [
     "run",
     "judge",
     "grade",
+    "ungraded",
 ]
 
 MAX_ATTEMPTS = 4  # a crash or a kill in a cell or part: run again without it, up to this many runs
@@ -529,14 +530,13 @@ def judge(
             continue
         calls = seen.calls.get(part.grade_id) or a.calls(part.grade_id)
         got = seen.outcomes.get(part.grade_id, {})
-        total = sum(t.weight for t in part.tests)
         verdicts = [
             _verdict(t, calls[t.id], got.get(t.id), seen.stopped.get(part.grade_id), a, restored, seen)
             for t in part.tests
         ]
         results[part.grade_id] = [
-            TestResult(t.id, 0.0 if v else part.points * t.weight / total, part.points * t.weight / total, m)
-            for t, v, m in zip(part.tests, verdicts, explain(verdicts), strict=True)
+            TestResult(t.id, 0.0 if v else share, share, m)
+            for t, share, v, m in zip(part.tests, part.shares(), verdicts, explain(verdicts), strict=True)
         ]
     return results
 
@@ -598,7 +598,7 @@ def grade(
     nb = read(source)
     a = identify(nb)
     if expect is not None and a.name != expect:
-        return _wrong_assignment(assignment.load(expect), a.name)
+        return ungraded(assignment.load(expect), f"not graded: this is the {a.name} notebook, not {expect}")
     limits = limits or Limits()
     sandbox = sandbox or find_sandbox(require=False)
     restored = restore(nb, a)
@@ -626,20 +626,18 @@ def grade(
     )
 
 
-def _wrong_assignment(expected: Assignment, found: str) -> Report:
-    """A notebook of another exercise handed in for ``expected``: every part scores 0."""
-    message = f"not graded: this is the {found} notebook, not {expected.name}"
+def ungraded(a: Assignment, reason: str) -> Report:
+    """A report of ``a`` with every test at 0 for ``reason`` (the file is not a notebook, or is
+    another exercise's)."""
     tests = {
-        p.grade_id: [
-            TestResult(t.id, 0.0, p.points * t.weight / sum(x.weight for x in p.tests), message) for t in p.tests
-        ]
-        for p in expected.parts
+        p.grade_id: [TestResult(t.id, 0.0, share, reason) for t, share in zip(p.tests, p.shares(), strict=True)]
+        for p in a.parts
     }
     return Report(
-        assignment=expected.name,
+        assignment=a.name,
         tests=[t for ts in tests.values() for t in ts],
-        notes=[message],
-        manual_points=expected.manual_points,
+        notes=[reason],
+        manual_points=a.manual_points,
         parts=dict.fromkeys(tests, 0.0),
         part_tests=tests,
     )

@@ -75,7 +75,8 @@ class GradeCells(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
         from nbgrader.coursedir import CourseDirectory
 
-        from autograder.engine import CheckError, grade
+        from autograder import assignment
+        from autograder.engine import CheckError, grade, ungraded
         from autograder.sandbox import Limits, SandboxUnavailable, find_sandbox
 
         info = resources["nbgrader"]
@@ -101,7 +102,7 @@ class GradeCells(NbGraderPreprocessor):
         try:
             report = grade(path, sandbox=sandbox, limits=limits, expect=info["assignment"], protected=protected)
         except CheckError as e:
-            report = _unreadable(info["assignment"], str(e))
+            report = ungraded(assignment.load(info["assignment"]), f"not graded: {e}")
             self.log.warning("%s: not graded: %s", info["student"], e)
         _write(nb, report)
         nb.metadata["lossprep"] = {"flags": report.flags, "notes": report.lines(), "sandbox": report.sandbox}
@@ -122,26 +123,6 @@ def _course_directory(pp: Any) -> Any:
     while obj is not None and not hasattr(obj, "coursedir"):
         obj = getattr(obj, "parent", None)
     return getattr(obj, "coursedir", None)
-
-
-def _unreadable(assignment_name: str, reason: str):  # type: ignore[no-untyped-def]
-    from autograder import assignment
-    from autograder.engine import Report, TestResult
-
-    a = assignment.load(assignment_name)
-    tests = {
-        p.grade_id: [
-            TestResult(t.id, 0.0, p.points * t.weight / sum(x.weight for x in p.tests), reason) for t in p.tests
-        ]
-        for p in a.parts
-    }
-    return Report(
-        a.name,
-        [t for ts in tests.values() for t in ts],
-        notes=[reason],
-        parts=dict.fromkeys(tests, 0.0),
-        part_tests=tests,
-    )
 
 
 def _write(nb: NotebookNode, report: Any) -> None:

@@ -690,7 +690,7 @@ def _limit(settings: dict[str, Any]) -> None:
         os.setgid(int(uid))
         os.setuid(int(uid))
     for name, key in (
-        ("RLIMIT_AS", "memory_bytes"),
+        ("RLIMIT_DATA", "memory_bytes"),
         ("RLIMIT_NPROC", "processes"),
         ("RLIMIT_CPU", "cpu_seconds"),
         ("RLIMIT_FSIZE", "file_bytes"),

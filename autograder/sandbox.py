@@ -11,9 +11,9 @@ namespace), its own process and IPC namespaces, a read-only view of the system, 
 installation, the virtual environment and the course library ``lossprep/``, and nothing else:
 the grading package, the solutions, the gradebook and the other submissions are not mounted.
 It writes only to its scratch folders (``/scratch``, ``/tmp``, ``/dev/shm``: in memory, of bounded
-size). Limits:
-address space (``RLIMIT_AS``), processes (``RLIMIT_NPROC``, under its own user id), CPU time,
-file size, wall time per cell and per part (the child stops itself; the grader kills it after
+size). Limits: memory (``RLIMIT_DATA``: writable private memory, which the address space CUDA
+reserves on a GPU machine does not count against), processes (``RLIMIT_NPROC``, under its own
+user id), CPU time, file size, wall time per cell and per part (the child stops itself; the grader kills it after
 a grace period), and output (the child keeps what a cell prints bounded; the grader kills a
 child that floods its standard output). Started as root, the sandbox keeps no capability but
 ``setuid``/``setgid``, which the child uses once to become an unprivileged user (``nobody``)
@@ -70,7 +70,7 @@ class Limits:
     part_seconds: float = 60.0
     startup_seconds: float = 120.0  # the interpreter and torch on a loaded machine
     grace_seconds: float = 5.0  # after a time limit, before the process is killed
-    memory_bytes: int = 3 << 30  # address space
+    memory_bytes: int = 3 << 30  # writable private memory (RLIMIT_DATA)
     processes: int = 64  # processes and threads of the sandbox's user
     output_chars: int = 1 << 20  # what one cell or part may print
     stream_bytes: int = 8 << 20  # what the process may write to its own stdout/stderr
