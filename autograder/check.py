@@ -37,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from autograder.sandbox import Limits, find_sandbox
 
     sandbox = find_sandbox(require=False)
-    if not sandbox.isolated:
-        print(f"lossprep check: running your notebook without the sandbox: {sandbox.reason}", file=sys.stderr)  # type: ignore[attr-defined]
     limits = Limits() if args.timeout is None else Limits(cell_seconds=args.timeout, part_seconds=args.timeout)
     try:
         report = grade(args.notebook, sandbox=sandbox, limits=limits)
@@ -48,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as e:  # no traceback for a user: say what broke, in one line
         print(f"lossprep check: grading failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
         return 2
+    if not sandbox.isolated:  # said once the notebook ran (a file that is not one gets one line only)
+        print(f"lossprep check: ran your notebook without the sandbox: {sandbox.reason}", file=sys.stderr)  # type: ignore[attr-defined]
     try:
         print(json.dumps(report.to_dict()) if args.json else report.table(), flush=True)
     except BrokenPipeError:  # `lossprep check nb.ipynb | head`
