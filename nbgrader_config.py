@@ -61,5 +61,6 @@ c.GenerateFeedback.preprocessors = [
     "autograder.nbgrader_ext.FeedbackExtras",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-c.HTMLExporter.template_name = "lossprep_feedback"
-c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+c.GenerateFeedback.exporter_class = "autograder.nbgrader_ext.FeedbackExporter"
+c.FeedbackExporter.template_name = "lossprep_feedback"  # not HTMLExporter's: the formgrader uses that
+c.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES)]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbconvert.exporters import NotebookExporter
+from nbconvert.exporters import HTMLExporter, NotebookExporter
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.api import MissingEntry
@@ -43,6 +43,7 @@ __all__ = [
     "RestoreCells",
     "HideHiddenTests",
     "FeedbackExtras",
+    "FeedbackExporter",
     "is_test_cell",
     "TEMPLATES",
 ]
@@ -256,6 +257,11 @@ class HideHiddenTests(ClearHiddenTests):
                 if out.get("output_type") == "error":
                     out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
         return cell, resources
+
+
+class FeedbackExporter(HTMLExporter):
+    """The exporter of ``generate_feedback`` (and only of it: the formgrader keeps its own
+    template), configured in ``nbgrader_config.py`` with the course's feedback template."""
 
 
 @functools.cache

@@ -271,6 +271,29 @@ def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
     assert "Score: 0.0 / 3.0" in _text(course / "feedback" / "bob" / name / f"{name}.html")  # no answer: 0
     dave_page = _text(course / "feedback" / "dave" / name / f"{name}.html")
     assert f"cell {name}-test-medical_loss: was edited" in dave_page and "flags: tampered" in dave_page
+    assert "PASS  medical_loss:large_logits" in _formgrader_page(course, name, "alice")
+
+
+def _formgrader_page(course: Path, name: str, student: str) -> str:
+    """The formgrader's page of a submission, rendered as its handler renders it: nbgrader's
+    formgrade template, with the course's configuration loaded over the formgrader's own (the
+    course's feedback template must not replace it)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config, PyFileConfigLoader
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    resources = dict.fromkeys(
+        ["assignment_id", "notebook_id", "submission_id", "base_url", "last_name", "first_name"], "x"
+    )
+    resources.update(index=0, total=1, student=student, notebook_path="x")
+    html, _ = HTMLExporter(config=config).from_filename(
+        str(course / "autograded" / student / name / f"{name}.ipynb"), resources=resources
+    )
+    return html
 
 
 @pytest.mark.slow
