@@ -14,10 +14,12 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
-from grading_helpers import ASSIGNMENTS, answers, exercise_of, failed, fill, grade_in_process
+from grading_helpers import ASSIGNMENTS, answers, check_json, exercise_of, failed, fill, grade_in_process
 
 from autograder import SOLUTIONS, assignment
 from autograder.spec import Outcome
@@ -133,3 +135,23 @@ def test_the_reference_accepts_every_hidden_input_and_passes_every_test(name: st
             calls = a.calls(part.grade_id)[test.id]
             if all(c.mode in ("value", "value_grad") for c in calls):
                 assert test.judge(calls, [_reference_outcome(reference, c) for c in calls]) is None, test.id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "style"), RIGHT, ids=[f"{a}-{s}" for a, s in RIGHT])
+def test_right_answers_keep_full_marks_in_the_sandbox(name: str, style: str, tmp_path: Path) -> None:
+    """``lossprep check`` (bubblewrap, limits on) of every style: full marks, no flag; a part the
+    style is too slow for (the notebook says so) times out alone."""
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(fill(name, answers(name).RIGHT[style]), path)
+    report, _ = check_json(path, "--timeout", "20")
+    slow = getattr(answers(name), "TOO_SLOW", {}).get(style, set())
+    a = assignment.load(name)
+    for part in a.parts:
+        ids = {t.id for t in part.tests}
+        tests = [t for t in report["tests"] if t["id"] in ids]
+        if part.grade_id in slow:
+            assert all(t["score"] == 0 and "time limit" in t["message"] for t in tests), tests
+        else:
+            assert all(t["score"] == pytest.approx(t["max_score"]) for t in tests), tests
+    assert report["flags"] == (["timeout"] if slow else []), report["flags"]
