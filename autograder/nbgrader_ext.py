@@ -14,8 +14,8 @@
   never touched (nbgrader #1961: the release lacks the hidden region the gradebook's copy has).
 - :class:`HideHiddenTests` (``generate_feedback``): removes the hidden region from test cells
   again and cuts tracebacks to their last line (stock nbgrader prints them back: #917, #1363).
-- :class:`FeedbackExtras` (``generate_feedback``): what the feedback template
-  (``autograder/templates/lossprep_feedback``) needs: MathJax from the installed
+- :class:`FeedbackExporter` and :class:`FeedbackExtras` (``generate_feedback``): the course's
+  feedback template (``autograder/templates/lossprep_feedback``) and what it needs: MathJax from the installed
   ``sphinx-mathjax-offline`` package (no CDN: formulas render offline), the flags and notes of
   the grading, and which written answers are not graded yet.
 """
@@ -44,15 +44,10 @@ __all__ = [
     "HideHiddenTests",
     "FeedbackExtras",
     "FeedbackExporter",
-    "is_test_cell",
     "TEMPLATES",
 ]
 
 TEMPLATES = Path(__file__).with_name("templates")
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
 class SandboxRequired(RuntimeError):
