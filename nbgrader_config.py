@@ -7,7 +7,11 @@
     gradebook.db                nbgrader's SQLite gradebook
 
 The outputs (submitted/, autograded/, feedback/, gradebook.db, grades.csv) are git-ignored.
+Grading runs the course's engine (autograder/engine.py) in a bubblewrap sandbox; see the
+README's instructor section.
 """
+
+from autograder.nbgrader_ext import TEMPLATES
 
 c = get_config()  # noqa: F821  (nbgrader injects get_config)
 
@@ -18,33 +22,45 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".jupyter_cache"]
 
-# A deleted grade or locked cell comes back from the gradebook instead of costing the points
-# silently; hidden tests are restored from the source by nbgrader itself.
-c.OverwriteCells.add_missing_cells = True
+# A submission that is not a notebook (empty, truncated, not UTF-8) is graded 0 with the reason
+# in its report, instead of stopping with a traceback.
+c.Autograde.exporter_class = "autograder.nbgrader_ext.ReadAnySubmission"
 
-# Generous per-cell limit for autograding (the graded training part runs in seconds).
-c.Execute.timeout = 120
-
-# Feedback: drop the hidden tests again and reduce error tracebacks to their last line, so the
-# student sees the messages but no hidden test source (nbgrader issues #917, #1363).
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "autograder.nbgrader_ext.HideHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+# Restoring the submission: nbgrader's own steps, with RestoreCells in place of OverwriteCells
+# (no false "checksum has changed" warning for untouched test cells, nbgrader #1961). A deleted
+# grade or locked cell comes back from the gradebook instead of costing the points silently.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.nbgrader_ext.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.RestoreCells.add_missing_cells = True
 
-# Stderr output in a test cell scores 0 in nbgrader; the hidden tests swallow warnings
-# themselves, and this moves any stray stderr (C-level messages) of a test cell to stdout.
-# A student cell that names the grading package (to call the hidden reference) is replaced by
-# an ImportError before it runs.
+# Grading: GradeCells in place of nbgrader's Execute. It runs the submission in the sandbox
+# (no student code runs in a Jupyter kernel, nothing of the grader runs in the student's
+# process) and writes each test cell's score where nbgrader reads partial credit. It refuses to
+# run without bubblewrap unless `--GradeCells.unsafe_without_sandbox=True` is given.
 c.Autograde.autograde_preprocessors = [
-    "autograder.nbgrader_ext.ForbidGraderImports",
-    "nbgrader.preprocessors.Execute",
-    "autograder.nbgrader_ext.StderrToStdout",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "autograder.nbgrader_ext.GradeCells",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.GradeCells.cell_seconds = 30
+c.GradeCells.part_seconds = 60
+
+# Feedback: drop the hidden region and tracebacks again (nbgrader issues #917, #1363); the
+# course's template renders formulas offline (MathJax from sphinx-mathjax-offline, like the
+# book), says "not graded yet" for written answers before hand grading, and lists the flags.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.nbgrader_ext.HideHiddenTests",
+    "autograder.nbgrader_ext.FeedbackExtras",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.GenerateFeedback.exporter_class = "autograder.nbgrader_ext.FeedbackExporter"
+c.FeedbackExporter.template_name = "lossprep_feedback"  # not HTMLExporter's: the formgrader uses that
+c.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES)]

@@ -1,17 +1,15 @@
-"""The grading package (instructor side): hidden reference implementations, hidden tests and
-the grading pipeline on top of nbgrader. See ``autograder/README.md``."""
+"""The grading package (instructor side): the grading engine (``engine``: sandboxed run,
+judging in the grader), the hidden tests (``cases/``) and reference implementations
+(``reference/``), and its nbgrader preprocessors. See ``autograder/README.md``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ASSIGNMENTS", "ROOT", "SOLUTIONS", "EXERCISES"]
+__all__ = ["ROOT", "SOLUTIONS", "EXERCISES"]
 
 # The course repository (course directory of nbgrader): autograder/ lives at its top.
+# Assignments are discovered from SOLUTIONS (see autograder.assignment.names).
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-
-# Every assignment: solutions/NAME/NAME.ipynb, exercises/NAME/NAME.ipynb,
-# autograder/reference/NAME.py and autograder/cases/NAME.py.
-ASSIGNMENTS: tuple[str, ...] = ("medical_loss", "multilabel_fix", "ranking_loss")

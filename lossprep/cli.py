@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "device": ("lossprep.device", "show the device the demos run on and the devices available"),
     "check": (
         "autograder.check",
-        "grade an exercise notebook against the hidden tests (--json for a machine-readable report)",
+        "grade an exercise notebook in the sandbox against the hidden tests (--json: one JSON object)",
     ),
     "notebooks": (
         "lossprep.book.notebooks",

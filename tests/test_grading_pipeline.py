@@ -5,6 +5,7 @@ feedback, export) works on this repository without showing hidden tests to stude
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -12,12 +13,23 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import LOSSPREP, check_json, fill, make_course, nbgrader_round_trip, run_nbgrader
-from test_grading_medical_loss import GOOD
+from grading_helpers import (
+    LOSSPREP,
+    answer_code,
+    answers,
+    check_json,
+    edit_cell,
+    exercise_of,
+    fill,
+    grades,
+    hand_in,
+    make_course,
+    run_nbgrader,
+)
 
-from autograder import ASSIGNMENTS, EXERCISES, ROOT, SOLUTIONS
+from autograder import EXERCISES, ROOT, SOLUTIONS, assignment
 
-PRESENT = [a for a in ASSIGNMENTS if (SOLUTIONS / a / f"{a}.ipynb").is_file()]
+PRESENT = list(assignment.names())
 
 
 # ---------------------------------------------------------------- drift and leaks
@@ -150,57 +162,15 @@ def test_check_refuses_what_it_cannot_grade(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_check_json_contract_tampering_and_memory(tmp_path: Path) -> None:
-    """Edited test cells are discarded (and flagged); a function that exhausts memory loses its
-    part and raises the flag; the JSON has exactly the contract's keys."""
-    hog = "def calibrated_probability(logits, pos_weight):\n    return torch.empty(2**36)\n"
-    # reaching for the hidden reference (spelled so that only the kernel's import hook sees it)
-    sneaky = (
-        "import importlib\n_ref = importlib.import_module('auto' + 'grader.reference.medical_loss')\n"
-        "def medical_loss_grad(logits, targets, severity, fn_cost=20.0, alpha=1.0):\n"
-        "    return _ref.medical_loss_grad(logits, targets, severity, fn_cost, alpha)\n"
-    )
-    nb = fill("medical_loss", {**GOOD, "calibrated_probability": hog, "medical_loss_grad": sneaky})
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "medical_loss-test-medical_loss":
-            cell.source = "print('all tests passed')"
-    path = tmp_path / "tampered.ipynb"
-    nbformat.write(nb, path)
-    report, _ = check_json(path)
-    assert set(report) == {"assignment", "score", "max_score", "tests", "flags"}
-    assert isinstance(report["score"], float) and isinstance(report["max_score"], float)
-    for t in report["tests"]:
-        assert set(t) == {"id", "score", "max_score", "message"}
-        fn, _, short = t["id"].partition(":")
-        assert fn and short and isinstance(t["message"], str)
-    assert {"tampered", "memory", "forbidden-import"} <= set(report["flags"])
-    by_id = {t["id"]: t for t in report["tests"]}
-    assert by_id["calibrated_probability:random"]["score"] == 0
-    assert by_id["medical_loss_grad:random"]["score"] == 0
-    assert by_id["medical_loss:random"]["score"] == by_id["medical_loss:random"]["max_score"]
-    assert report["score"] == pytest.approx(report["max_score"] - 2.0 - 3.0)
-
-
-def test_forbidden_imports_are_spotted_in_the_source() -> None:
-    from autograder.check import forbidden_imports
-
-    def nb(src: str) -> nbformat.NotebookNode:
-        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src)])
-
-    assert forbidden_imports(nb("from autograder.reference.medical_loss import medical_loss"))
-    assert forbidden_imports(nb("import importlib\nimportlib.import_module('autograder.reference')"))
-    assert not forbidden_imports(nb("from lossprep.data import imbalanced_xrays\nautograded = 1"))
-
-
-@pytest.mark.slow
-def test_check_times_out_cleanly(tmp_path: Path) -> None:
-    looping = "def medical_loss(logits, targets, severity, fn_cost=20.0, alpha=1.0):\n    while True:\n        pass\n"
-    path = tmp_path / "loop.ipynb"
-    nbformat.write(fill("medical_loss", {**GOOD, "medical_loss": looping}), path)
-    report, _ = check_json(path, "--timeout", "20")
-    assert "timeout" in report["flags"]
-    assert report["score"] < report["max_score"]
-    assert all(t["score"] == 0 for t in report["tests"] if t["id"].startswith("medical_loss:"))
+def test_check_grades_the_solution_anywhere_in_the_sandbox(tmp_path: Path) -> None:
+    """The source notebook, copied under any name, gets full marks with no flag and no note,
+    in the sandbox; every assignment."""
+    for name in PRESENT:
+        path = tmp_path / f"{name} (final version).ipynb"
+        shutil.copy(SOLUTIONS / name / f"{name}.ipynb", path)
+        report, proc = check_json(path)
+        assert report["assignment"] == name and report["flags"] == [] and report["notes"] == [], report
+        assert report["score"] == report["max_score"] > 0 and proc.stderr == ""
 
 
 @pytest.mark.slow
@@ -213,11 +183,23 @@ def test_check_table_is_readable(tmp_path: Path) -> None:
     assert "FAIL  medical_loss:large_logits" in proc.stdout and "graded by hand" in proc.stdout
 
 
+@pytest.mark.slow
+def test_check_without_bubblewrap_runs_and_says_so(tmp_path: Path) -> None:
+    """A student's machine without a usable bubblewrap: the check still runs (limits only) and
+    says so on stderr and in the report."""
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(fill("medical_loss", answers("medical_loss").RIGHT["vectorised"]), path)
+    report, proc = check_json(path, env={**os.environ, "LOSSPREP_BWRAP": str(tmp_path / "no-bwrap")})
+    assert "without the sandbox" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert any("ran without the sandbox" in line for line in report["notes"])
+    assert report["score"] == report["max_score"] == 12
+
+
 # ---------------------------------------------------------------- nbgrader itself
 
 
 def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
-    from autograder.nbgrader_ext import HideHiddenTests, StderrToStdout
+    from autograder.nbgrader_ext import HideHiddenTests
 
     cell = nbformat.v4.new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nsecret_check(x)\n### END HIDDEN TESTS")
     cell.metadata = {
@@ -229,122 +211,123 @@ def test_feedback_preprocessor_hides_hidden_tests_and_tracebacks() -> None:
             ename="AssertionError",
             evalue="wrong shape",
             traceback=["File secret.py, line 3", "secret_check(x)"],
-        ),
-        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: stray\n"),
+        )
     ]
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    HideHiddenTests().preprocess(nb, {})
+    HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
     assert "secret_check" not in cell.source and cell.source.startswith("x = 1")
     assert cell.outputs[0]["traceback"] == ["AssertionError: wrong shape"]
-    StderrToStdout().preprocess(nb, {})
-    assert cell.outputs[1]["name"] == "stdout"
-    from autograder.nbgrader_ext import ForbidGraderImports
 
-    cheat = nbformat.v4.new_code_cell("from autograder.reference.medical_loss import medical_loss")
-    ForbidGraderImports().preprocess(nbformat.v4.new_notebook(cells=[cheat, cell]), {})
-    assert cheat.source.startswith("raise ImportError") and cell.source.startswith("x = 1")
-    student = nbformat.v4.new_code_cell("print(1)")
-    student.outputs = [nbformat.v4.new_output("stream", name="stderr", text="mine\n")]
-    StderrToStdout().preprocess(nbformat.v4.new_notebook(cells=[student]), {})
-    assert student.outputs[0]["name"] == "stderr"  # only test cells are relabelled
+
+def _text(path: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
 
 
 @pytest.mark.slow
 def test_nbgrader_autograde_feedback_export(tmp_path: Path) -> None:
-    """alice hands in the source (full marks), bob the untouched release (0), carol a correct
-    notebook that warns on stderr and lost a test cell (full marks: the cell comes back)."""
-    noisy = {
-        k: v.replace(
-            "):\n", "):\n    import sys, warnings\n    warnings.warn('stray')\n    print('noise', file=sys.stderr)\n", 1
-        )
-        for k, v in GOOD.items()
-    }
-    carol = fill("medical_loss", noisy)
-    carol.cells = [
-        c
-        for c in carol.cells
-        if c.metadata.get("nbgrader", {}).get("grade_id") != "medical_loss-test-calibrated_probability"
-    ]
-    course, scores, max_score = nbgrader_round_trip(
-        tmp_path,
-        "medical_loss",
-        {"alice": SOLUTIONS / "medical_loss" / "medical_loss.ipynb", "bob": None, "carol": carol},
+    """alice hands in the source (full marks), bob the untouched release (0), carol correct
+    answers in another style that warn on stderr, with a test cell deleted (full marks: it comes
+    back, flagged), dave the solution with a test cell edited (full marks, flagged). nbgrader
+    warns about dave's edit and about nothing else; the feedback hides the hidden tests, renders
+    formulas with the MathJax it carries (no CDN) and shows ungraded written answers as such."""
+    name = "medical_loss"
+    noise = "\nimport sys, warnings\nwarnings.warn('a stray warning')\nprint('noise', file=sys.stderr)\n"
+    noisy = {exercise_of(name, f): answer_code(name, f) + noise for f in answers(name).RIGHT["loops in float64"]}
+    carol = edit_cell(fill(name, noisy), f"{name}-test-calibrated_probability", None)
+    dave = edit_cell(
+        nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4), f"{name}-test-medical_loss", "print('ok')"
     )
-    assert scores == {"alice": 12.0, "bob": 0.0, "carol": 12.0}
+    course = make_course(tmp_path, [name])
+    run_nbgrader(["generate_assignment", name, "--force"], course)
+    hand_in(course, name, {"alice": SOLUTIONS / name / f"{name}.ipynb", "bob": None, "carol": carol, "dave": dave})
+    autograde = run_nbgrader(["autograde", name], course)
+    run_nbgrader(["generate_feedback", name], course)
+    run_nbgrader(["export"], course)
+    scores, max_score = grades(course)
+    assert scores == {"alice": 12.0, "bob": 0.0, "carol": 12.0, "dave": 12.0}
     assert max_score == 17.0  # 12 automatic + 5 by hand
+    changed = [line for line in autograde.stderr.splitlines() if "has changed" in line]
+    assert changed and all(f"{name}-test-medical_loss" in line for line in changed), changed  # dave's edit only
+    flags = {
+        s: nbformat.read(course / "autograded" / s / name / f"{name}.ipynb", as_version=4).metadata["lossprep"]["flags"]
+        for s in scores
+    }
+    assert flags == {"alice": [], "bob": [], "carol": ["tampered"], "dave": ["tampered"]}
 
-    hidden = _hidden_material()["solutions/medical_loss"]
-    for student in ("alice", "bob", "carol"):
-        page = (course / "feedback" / student / "medical_loss" / "medical_loss.html").read_text(encoding="utf-8")
-        text = html.unescape(re.sub(r"<[^>]+>", "", page))
-        assert "grade_part" not in text and "HIDDEN TESTS" not in text and "autograder" not in text, student
-        hidden_tests = [ln for ln in hidden if "grade_part" in ln or "inkernel" in ln]
-        assert hidden_tests and not any(ln in text for ln in hidden_tests)
+    hidden = _hidden_material()[f"solutions/{name}"]
+    reference = _hidden_material()[f"autograder/reference/{name}.py"]
+    for student in scores:
+        page = course / "feedback" / student / name / f"{name}.html"
+        raw, text = page.read_text(encoding="utf-8"), _text(page)
+        assert "HIDDEN TESTS" not in text and "autograder" not in text and "nbgrader_config" not in text, student
+        assert not [ln for ln in hidden if "RuntimeError" in ln and ln in text]
         assert "strong hire" in text  # the rubric reaches the student
-        if student != "alice":  # alice handed in the instructor's solution itself
-            reference = _hidden_material()["autograder/reference/medical_loss.py"]
+        assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', raw), "a CDN in the page"
+        assert "window.MathJax" in raw and "cdnjs" not in raw  # MathJax 3 inline, not 2.7 from a CDN
+        if student in ("bob", "carol"):  # alice and dave handed in the instructor's solution itself
             assert not [ln for ln in reference if ln in text], f"{student}'s feedback shows reference code"
-    alice = html.unescape(
-        re.sub(r"<[^>]+>", "", (course / "feedback" / "alice" / "medical_loss" / "medical_loss.html").read_text())
-    )
+    alice = _text(course / "feedback" / "alice" / name / f"{name}.html")
     assert "PASS  medical_loss:large_logits" in alice
+    assert "Not graded yet: 3.0 points" in alice and "written answers worth 5.0 points not graded yet" in alice
+    assert "Score: 0.0 / 3.0" in _text(course / "feedback" / "bob" / name / f"{name}.html")  # no answer: 0
+    dave_page = _text(course / "feedback" / "dave" / name / f"{name}.html")
+    assert f"cell {name}-test-medical_loss: was edited" in dave_page and "flags: tampered" in dave_page
+    assert "PASS  medical_loss:large_logits" in _formgrader_page(course, name, "alice")
 
 
-# ---------------------------------------------------------------- the collector and the judges, alone
+def _formgrader_page(course: Path, name: str, student: str) -> str:
+    """The formgrader's page of a submission, rendered as its handler renders it: nbgrader's
+    formgrade template, with the course's configuration loaded over the formgrader's own (the
+    course's feedback template must not replace it)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config, PyFileConfigLoader
 
-
-def test_collector_isolates_calls_and_keeps_only_tensors() -> None:
-    import torch
-
-    from autograder.collect import collect_calls
-    from autograder.spec import Call
-
-    def edits_in_place(x):
-        x.mul_(0)
-        return x.sum()
-
-    def returns_list(x):
-        return [1.0]
-
-    def raises(x):
-        raise KeyError("oops")
-
-    x = torch.ones(3)
-    calls = {
-        "f:a": [Call("edits_in_place", (x,)).to_dict(), Call("edits_in_place", (x,)).to_dict()],
-        "g:b": [Call("returns_list", (x,)).to_dict()],
-        "h:c": [Call("raises", (x,)).to_dict()],
-        "k:d": [Call("missing", (x,)).to_dict()],
-        "m:e": [Call("double", (x,), mode="value_grad").to_dict()],
-    }
-    ns = {
-        "edits_in_place": edits_in_place,
-        "returns_list": returns_list,
-        "raises": raises,
-        "double": lambda t: (2 * t).sum(),
-    }
-    out = collect_calls(calls, ns)
-    assert torch.equal(x, torch.ones(3)), "the grader's inputs must not change"
-    assert [o["value"].item() for o in out["f:a"]] == [0.0, 0.0]
-    assert "expected a tensor" in out["g:b"][0]["error"]
-    assert out["h:c"][0]["error"].startswith("KeyError")
-    assert out["k:d"][0]["error"] == "NameError: missing is not defined"
-    assert out["m:e"][0]["value"].item() == 6.0 and torch.equal(out["m:e"][0]["grad"], torch.full((3,), 2.0))
-
-
-def test_scores_are_shared_by_weight_and_missing_outcomes_score_zero() -> None:
-    from autograder.pipeline import build_calls, judge_part
-
-    gid = "medical_loss-test-calibrated_probability"
-    calls = build_calls("medical_loss", gid)
-    assert (
-        build_calls("medical_loss", gid)["calibrated_probability:random"][0]
-        .args[0]
-        .equal(calls["calibrated_probability:random"][0].args[0])
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    resources = dict.fromkeys(
+        ["assignment_id", "notebook_id", "submission_id", "base_url", "last_name", "first_name"], "x"
     )
-    results = judge_part("medical_loss", gid, 2.0, calls, None, missing="the notebook timed out")
+    resources.update(index=0, total=1, student=student, notebook_path="x")
+    html, _ = HTMLExporter(config=config).from_filename(
+        str(course / "autograded" / student / name / f"{name}.ipynb"), resources=resources
+    )
+    return html
+
+
+@pytest.mark.slow
+def test_nbgrader_refuses_to_grade_without_the_sandbox_unless_told(tmp_path: Path) -> None:
+    name = "medical_loss"
+    course = make_course(tmp_path, [name])
+    run_nbgrader(["generate_assignment", name, "--force"], course)
+    hand_in(course, name, {"alice": SOLUTIONS / name / f"{name}.ipynb"})
+    env = {"LOSSPREP_BWRAP": str(tmp_path / "no-bwrap")}
+    refused = run_nbgrader(["autograde", name], course, check=False, env=env)
+    assert refused.returncode != 0 and "batch grading runs only in the sandbox" in refused.stderr
+    assert "--GradeCells.unsafe_without_sandbox=True" in refused.stderr
+    run_nbgrader(["autograde", name, "--GradeCells.unsafe_without_sandbox=True", "--force"], course, env=env)
+    run_nbgrader(["export"], course)
+    assert grades(course)[0] == {"alice": 12.0}
+    notes = nbformat.read(course / "autograded" / "alice" / name / f"{name}.ipynb", as_version=4).metadata["lossprep"]
+    assert notes["sandbox"] == "none" and any("without the sandbox" in n for n in notes["notes"])
+
+
+def test_scores_are_shared_by_weight_and_tests_that_did_not_run_score_zero() -> None:
+    from autograder import assignment
+    from autograder.engine import Observed, Restored, judge
+
+    a = assignment.load("medical_loss")
+    gid = "medical_loss-test-calibrated_probability"
+    assert (
+        a.calls(gid)["calibrated_probability:random"][0]
+        .args[0]
+        .equal(a.calls(gid)["calibrated_probability:random"][0].args[0])
+    )
+    seen = Observed(stopped={gid: "not run: the notebook timed out"})
+    results = judge(a, Restored([], [], set()), seen, [gid])[gid]
     assert [r.max_score for r in results] == [1.0, 0.5, 0.5]
-    assert all(r.score == 0 and r.message == "the notebook timed out" for r in results)
+    assert all(r.score == 0 and r.message == "not run: the notebook timed out" for r in results)
 
 
 @pytest.mark.slow

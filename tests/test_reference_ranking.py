@@ -1,22 +1,21 @@
 """autograder/reference/ranking_loss.py: naive loops over pairs and ranks, an independent
 NDCG, limiting cases, float64 gradcheck, padding, ties, no pairs, huge scores, bad input; the
-ranking data; the typical wrong answers of tests/wrong_answers.py on the hidden inputs;
-LambdaRank against MSE across seeds."""
+ranking data; the hidden inputs keep the notebook's rules (no pair on the hinge's kink);
+LambdaRank against MSE across seeds. (Right and wrong answers on the hidden tests:
+tests/test_grading_assignments.py.)"""
 
 from __future__ import annotations
 
 import math
-import time
 
+import answers.ranking_loss as answers
 import naive_references as naive
 import numpy as np
 import pytest
 import torch
-import wrong_answers
 
 from autograder.cases import ranking_loss as cases
-from autograder.collect import collect_calls
-from autograder.pipeline import build_calls, judge_part
+from autograder.recipes import linear_scores, train_linear
 from autograder.reference.ranking_loss import (
     lambdarank_loss,
     mse_loss,
@@ -24,7 +23,6 @@ from autograder.reference.ranking_loss import (
     pairwise_hinge_loss,
     ranknet_loss,
     ranks,
-    train_linear_scorer,
 )
 from lossprep.data import RankingQueries, ranking_queries
 
@@ -275,7 +273,7 @@ def test_lambdarank_weights_carry_no_gradient():
     s, r, m = _batch(3, 8, seed=1)
     x1, x2 = s.clone().requires_grad_(True), s.clone().requires_grad_(True)
     a = lambdarank_loss(x1, r, mask=m)
-    b = wrong_answers.lambdarank_loss_grad_through_weights(x2, r, mask=m)
+    b = answers.lambdarank_loss_grad_through_weights(x2, r, mask=m)
     torch.testing.assert_close(a, b)
     a.backward()
     b.backward()
@@ -356,74 +354,39 @@ def test_ranking_queries_is_seeded_padded_and_graded():
 
 
 # ------------------------------------------------------------------------------------------
-# typical wrong answers on the hidden inputs
+# the hidden inputs keep the rules the notebook states
 # ------------------------------------------------------------------------------------------
 
 
-def _grade(namespace: dict, grade_id: str) -> dict[str, str]:
-    """Run one part's hidden calls against ``namespace`` in process; test id -> message."""
-    calls = build_calls("ranking_loss", grade_id)
-    outcomes = collect_calls({k: [c.to_dict() for c in v] for k, v in calls.items()}, namespace)
-    return {r.id: r.message for r in judge_part("ranking_loss", grade_id, 1.0, calls, outcomes)}
+def test_no_hidden_pair_sits_on_the_hinge_kink():
+    """The notebook: the hidden tests never put a pair at s_i - s_j = margin, so any subgradient
+    of the hinge there is accepted (torch.relu and torch.clamp differ at the kink)."""
+    from autograder import assignment
+
+    a = assignment.load("ranking_loss")
+    for calls in a.calls("ranking_loss-test-pairwise_hinge_loss").values():
+        for call in calls:
+            scores, relevance = (t.double() for t in call.args)
+            mask = call.kwargs.get("mask")
+            real = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask
+            pairs = real[:, :, None] & real[:, None, :] & (relevance[:, :, None] > relevance[:, None, :])
+            gaps = (scores[:, :, None] - scores[:, None, :])[pairs]
+            if gaps.numel():
+                assert float((gaps - call.kwargs.get("margin", 1.0)).abs().min()) > 1e-6
 
 
-REFERENCE = {
-    "ndcg_at_k": ndcg_at_k,
-    "pairwise_hinge_loss": pairwise_hinge_loss,
-    "ranknet_loss": ranknet_loss,
-    "lambdarank_loss": lambdarank_loss,
-}
+def test_the_notebooks_example_batch_is_off_the_kink():
+    import nbformat
 
+    from autograder import SOLUTIONS
 
-@pytest.mark.parametrize("fn", sorted(REFERENCE))
-def test_reference_passes_every_hidden_test(fn):
-    assert set(_grade(REFERENCE, f"ranking_loss-test-{fn}").values()) == {"ok"}
-
-
-EXPECTED_FAILURES = {
-    "ndcg_at_k_ties_higher_index": {"ndcg_at_k:ties"},
-    "ndcg_at_k_padding_ranked": {"ndcg_at_k:padding", "ndcg_at_k:random"},
-    "ndcg_at_k_linear_gain": {"ndcg_at_k:random", "ndcg_at_k:no_mask"},
-    "ndcg_at_k_nan_without_relevant": {"ndcg_at_k:no_relevant"},
-    "ndcg_at_k_no_cutoff": {"ndcg_at_k:random"},
-    "pairwise_hinge_loss_both_ways": {"pairwise_hinge_loss:random", "pairwise_hinge_loss:no_mask"},
-    "pairwise_hinge_loss_ties_as_pairs": {"pairwise_hinge_loss:equal_grades"},
-    "pairwise_hinge_loss_padding_paired": {"pairwise_hinge_loss:random"},
-    "pairwise_hinge_loss_mean_per_query": {"pairwise_hinge_loss:random"},
-    "pairwise_hinge_loss_nan_without_pairs": {"pairwise_hinge_loss:no_pairs"},
-    "ranknet_loss_unstable": {"ranknet_loss:large_scores"},
-    "ranknet_loss_both_ways": {"ranknet_loss:random", "ranknet_loss:no_mask"},
-    "ranknet_loss_padding_paired": {"ranknet_loss:random"},
-    "ranknet_loss_no_sigma": {"ranknet_loss:sigma"},
-    "lambdarank_loss_grad_through_weights": {"lambdarank_loss:random", "lambdarank_loss:ties"},
-    "lambdarank_loss_no_truncation": {"lambdarank_loss:cutoff"},
-    "lambdarank_loss_ties_higher_index": {"lambdarank_loss:ties"},
-    "lambdarank_loss_all_queries": {"lambdarank_loss:normalisation"},
-    "lambdarank_loss_mean_over_pairs": {"lambdarank_loss:random"},
-    "lambdarank_loss_padding_ranked": {"lambdarank_loss:random", "lambdarank_loss:cutoff"},
-    "lambdarank_loss_mse": {"lambdarank_loss:random", "lambdarank_loss:no_pairs"},
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
-def test_typical_wrong_answer_differs_from_the_reference(name):
-    fn = wrong_answers.WRONG[name]
-    got = _grade({**REFERENCE, fn: getattr(wrong_answers, name)}, f"ranking_loss-test-{fn}")
-    failed = {tid for tid, msg in got.items() if msg != "ok"}
-    assert EXPECTED_FAILURES[name] <= failed, got
-
-
-def test_every_ranking_wrong_answer_is_checked():
-    listed = {n for n, f in wrong_answers.WRONG.items() if f in REFERENCE}
-    assert listed == set(EXPECTED_FAILURES)
-
-
-def test_lambdarank_grad_through_weights_is_caught_by_the_gradient_not_the_value():
-    got = _grade(
-        {**REFERENCE, "lambdarank_loss": wrong_answers.lambdarank_loss_grad_through_weights},
-        "ranking_loss-test-lambdarank_loss",
-    )
-    assert got["lambdarank_loss:random"] == "the autograd gradient is wrong on random queries"
+    nb = nbformat.read(SOLUTIONS / "ranking_loss" / "ranking_loss.ipynb", as_version=4)
+    namespace: dict = {}
+    setup = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ranking_loss-setup-imports")
+    exec(setup.source, namespace)
+    s, r, m = namespace["demo_scores"], namespace["demo_relevance"], namespace["demo_mask"]
+    pairs = m[:, :, None] & m[:, None, :] & (r[:, :, None] > r[:, None, :])
+    assert not bool(((s[:, :, None] - s[:, None, :])[pairs] == 1.0).any())
 
 
 # ------------------------------------------------------------------------------------------
@@ -436,37 +399,10 @@ def test_lambdarank_beats_mse_on_held_out_ndcg_for_every_seed(seed):
     train, held_out = ranking_queries(200, seed=seed), ranking_queries(1000, seed=seed + 1000)
     got = {}
     for name, loss in (("lambdarank", lambdarank_loss), ("mse", mse_loss)):
-        start = time.perf_counter()
-        scores = train_linear_scorer(loss, train.X, train.relevance, train.mask, held_out.X, **cases.RECIPE)
-        got[name] = (
-            ndcg_at_k(scores, held_out.relevance, 10, held_out.mask).mean().item(),
-            time.perf_counter() - start,
-        )
+        params = train_linear(loss, train.X, (train.relevance,), cases.RECIPE, mask=train.mask)
+        got[name] = ndcg_at_k(linear_scores(params, held_out.X), held_out.relevance, 10, held_out.mask).mean().item()
     # measured: LambdaRank 0.852-0.871, MSE 0.812-0.834, a gap of 0.036-0.047 on every seed
-    assert got["lambdarank"][0] > got["mse"][0] + 0.025, got
-    assert got["lambdarank"][1] < 10, got  # a few seconds on a shared CPU
-
-
-def test_training_bar_in_the_cases_docstring_is_the_measured_one():
-    ref_ndcg, mse_ndcg, bar = cases.training_bar()
-    for value in (ref_ndcg, mse_ndcg, bar):
-        assert f"{value:.3f}" in cases.__doc__
-    assert ref_ndcg > bar > mse_ndcg
-
-
-def test_hidden_training_part_passes_lambdarank_and_fails_mse():
-    gid = "ranking_loss-test-training"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the collector trains here, in the test process
-    try:
-        assert _grade(REFERENCE, gid) == {"training:ndcg": "ok"}
-        got = _grade({**REFERENCE, "lambdarank_loss": wrong_answers.lambdarank_loss_mse}, gid)
-    finally:
-        torch.set_num_threads(before)
-    assert (
-        got["training:ndcg"]
-        == "trained with your loss, the scorer's held-out NDCG@10 is no better than with MSE on the grades"
-    )
+    assert got["lambdarank"] > got["mse"] + 0.025, got
 
 
 def test_signatures_are_the_issues_in_reference_and_notebook():
@@ -482,8 +418,9 @@ def test_signatures_are_the_issues_in_reference_and_notebook():
         "ranknet_loss": "(scores, relevance, sigma=1.0, mask=None)",
         "lambdarank_loss": "(scores, relevance, k=10, sigma=1.0, mask=None)",
     }
+    reference = {f.__name__: f for f in (ndcg_at_k, *LOSSES)}
     for name, sig in want.items():
-        params = inspect.signature(REFERENCE[name]).parameters.values()
+        params = inspect.signature(reference[name]).parameters.values()
         assert "(" + ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params) + ")" == sig
     for path in (SOLUTIONS / "ranking_loss" / "ranking_loss.ipynb", EXERCISES / "ranking_loss" / "ranking_loss.ipynb"):
         text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)

@@ -26,8 +26,14 @@ def _check_inputs(
         raise ValueError(
             f"Expected targets and severity of shape {tuple(logits.shape)}, got {tuple(targets.shape)} and {tuple(severity.shape)}"
         )
+    if not (logits.is_floating_point() and targets.dtype == logits.dtype and severity.dtype == logits.dtype):
+        raise ValueError(
+            f"Expected logits, targets and severity in one float dtype, got {logits.dtype}, {targets.dtype}, {severity.dtype}"
+        )
     if not bool(((targets == 0) | (targets == 1)).all()):
         raise ValueError("Expected targets in {0, 1}, got other values")
+    if not bool(torch.isfinite(severity).all()):
+        raise ValueError("Expected finite severity everywhere (any value where targets == 0, never nan)")
     pos = targets == 1
     if bool(pos.any()) and not bool(((severity[pos] >= 1) & (severity[pos] <= 10)).all()):
         raise ValueError("Expected severity in [1, 10] where targets == 1, got values outside")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from autograder.threads import one_thread
+from autograder.recipes import one_thread
 
 __all__ = [
     "DEFAULT_CANDIDATES",

@@ -16,8 +16,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from autograder.threads import one_thread
-
 __all__ = [
     "ndcg_at_k",
     "pairwise_hinge_loss",
@@ -25,7 +23,6 @@ __all__ = [
     "lambdarank_loss",
     "mse_loss",
     "ranks",
-    "train_linear_scorer",
 ]
 
 
@@ -210,36 +207,3 @@ def mse_loss(scores: torch.Tensor, relevance: torch.Tensor, mask: torch.Tensor |
     s, r, m = _check(scores, relevance, mask)
     err = torch.where(m, (s - r) ** 2, torch.zeros_like(s))
     return err.sum() / m.sum().clamp(min=1)
-
-
-def train_linear_scorer(
-    loss_fn,
-    X: torch.Tensor,
-    relevance: torch.Tensor,
-    mask: torch.Tensor,
-    X_eval: torch.Tensor,
-    *,
-    epochs: int = 200,
-    lr: float = 0.05,
-    seed: int = 0,
-    **kwargs: object,
-) -> torch.Tensor:
-    """The graded training recipe: a ``torch.nn.Linear(d, 1)`` scorer, full batch, Adam,
-    ``torch.manual_seed(seed)`` before it is built, ``loss_fn(model(X).squeeze(-1), relevance,
-    mask=mask, **kwargs)`` minimised for ``epochs`` steps; returns the scores of ``X_eval``.
-    (The same steps as the collector's ``fit_linear`` mode.)
-
-    Shape:
-        X: ``(Q, D, d)``; relevance, mask: ``(Q, D)``; X_eval: ``(Q', D', d)``.
-        Output: ``(Q', D')``, no gradient.
-    """
-    torch.manual_seed(seed)
-    model = torch.nn.Linear(X.shape[-1], 1).to(device=X.device, dtype=X.dtype)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    with torch.enable_grad(), one_thread():  # trains even when called under no_grad
-        for _ in range(epochs):
-            opt.zero_grad()
-            loss_fn(model(X).squeeze(-1), relevance, mask=mask, **kwargs).backward()
-            opt.step()
-    with torch.no_grad():
-        return model(X_eval).squeeze(-1)
