@@ -2,7 +2,8 @@
 
 A thin front end of :mod:`autograder.engine`. The notebook runs in the bubblewrap sandbox; where
 bubblewrap is missing or not permitted, a student's check of their own notebook runs without it
-and says so (on stderr and in the report).
+and says so (on stderr and in the report). Where the hidden tests are not (the student edition),
+or with ``--visible``, it runs the notebook's visible test cells instead (:mod:`autograder.visible`).
 """
 
 from __future__ import annotations
@@ -30,16 +31,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"(default {Limits.cell_seconds:g} per cell, {Limits.part_seconds:g} per part)"
         ),
     )
+    parser.add_argument(
+        "--visible",
+        action="store_true",
+        help=(
+            "run only the notebook's visible test cells, one check each, as the student edition does "
+            "(it has no hidden tests); not a grade"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from autograder import visible
     from autograder.engine import CheckError, grade
     from autograder.sandbox import Limits, find_sandbox
 
     sandbox = find_sandbox(require=False)
     limits = Limits() if args.timeout is None else Limits(cell_seconds=args.timeout, part_seconds=args.timeout)
     try:
-        report = grade(args.notebook, sandbox=sandbox, limits=limits)
+        if args.visible or not visible.hidden_tests_here():
+            report = visible.check(args.notebook, sandbox=sandbox, limits=limits)
+        else:
+            report = grade(args.notebook, sandbox=sandbox, limits=limits)
     except CheckError as e:
         print(f"lossprep check: {e}", file=sys.stderr)
         return 2

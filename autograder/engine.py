@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import ROOT, assignment
-from autograder.assignment import Assignment, grade_id, source_text
+from autograder.assignment import Assignment, Cell, grade_id, source_text
 from autograder.checks import explain
 from autograder.sandbox import Attempt, End, Limits, Sandbox, find_sandbox
 from autograder.spec import Call, Kind, Outcome, Verdict
@@ -254,9 +254,13 @@ class Report:
             "notes": self.lines(),
         }
 
+    def headline(self) -> str:
+        """The table's first line: what the score counts."""
+        return f"{self.assignment}: {self.score:g} / {self.max_score:g} points on the automatic tests"
+
     def table(self) -> str:
         width = max([len(t.id) for t in self.tests] + [10])
-        out = [f"{self.assignment}: {self.score:g} / {self.max_score:g} points on the automatic tests"]
+        out = [self.headline()]
         for t in self.tests:
             mark = "PASS" if t.score >= t.max_score - 1e-9 else "FAIL"
             message = "" if t.message == "ok" else t.message
@@ -306,13 +310,19 @@ def read(source: Path | bytes) -> dict[str, Any]:
 
 def identify(nb: dict[str, Any]) -> Assignment:
     """The assignment whose grade ids the notebook carries (:class:`CheckError` if none or two)."""
-    known = assignment.names()
+    return assignment.load(which(nb, assignment.names()))
+
+
+def which(nb: dict[str, Any], known: Iterable[str]) -> str:
+    """The one name of ``known`` whose grade ids the notebook carries (:class:`CheckError` if
+    none or two)."""
+    known = tuple(known)
     found = sorted({(grade_id(c) or "").partition("-")[0] for c in nb["cells"]} & set(known))
     if not found:
         raise CheckError(f"not one of the course's exercise notebooks (no grade ids of {', '.join(known)})")
     if len(found) > 1:
         raise CheckError(f"the notebook mixes cells of several exercises ({', '.join(found)})")
-    return assignment.load(found[0])
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -331,10 +341,15 @@ class Restored:
     present: set[str]  # grade ids found in the submission
 
 
-def restore(nb: dict[str, Any], a: Assignment) -> Restored:
+def restore(nb: dict[str, Any], a: Assignment, *, visible: bool = False) -> Restored:
     """The cells to run, in the submission's order: locked code cells as released (edits noted),
-    the student's code cells as written; locked code cells that are missing are put back at the
-    front (noted). Test, demo and markdown cells do not run."""
+    the student's code cells as written; locked code cells that are missing are put back (noted):
+    setup cells at the front, test and demo cells at the end. Test, demo and markdown cells do
+    not run, unless ``visible`` (the student edition's check runs the visible test cells)."""
+
+    def runs(c: Cell) -> bool:
+        return c.runs or (visible and c.cell_type == "code")
+
     cells: list[RunCell] = []
     events: list[Event] = []
     seen: set[str] = set()
@@ -346,14 +361,16 @@ def restore(nb: dict[str, Any], a: Assignment) -> Restored:
             text = source_text(cell)
             if cell.get("cell_type") != original.cell_type or text not in (original.released, original.source):
                 events.append(Event(Incident.EDITED_CELL, f"cell {gid}", ""))
-            if original.runs:
+            if runs(original):
                 cells.append(RunCell(i, gid, original.released))
         elif cell.get("cell_type") == "code" and original is None:
             cells.append(RunCell(i, gid, source_text(cell)))
     missing = [c for gid, c in a.locked.items() if gid not in seen and c.cell_type == "code"]
     events += [Event(Incident.DELETED_CELL, f"cell {c.grade_id}", "") for c in missing]
-    back = [RunCell(-1 - k, c.grade_id, c.released) for k, c in enumerate(missing) if c.runs]
-    return Restored(back + cells, events, {g for g in map(grade_id, nb["cells"]) if g})
+    back = [RunCell(-1 - k, c.grade_id, c.released) for k, c in enumerate(missing) if runs(c)]
+    first = [c for c in back if a.locked[c.grade_id or ""].runs]
+    last = [c for c in back if c not in first]
+    return Restored(first + cells + last, events, {g for g in map(grade_id, nb["cells"]) if g})
 
 
 # ---------------------------------------------------------------- run
