@@ -35,6 +35,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import pytest
 
 from lossprep.book import toc
+from lossprep.book.notebooks import Repository
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "screenshots"
@@ -49,8 +50,9 @@ CHROMIUM_ARGS = [
 ]
 PHONE_WIDTH = 390
 WIDE_WIDTH = 1440
-REPOSITORY = "https://github.com/lossprep/lossprep"
-BRANCH = "main"
+# The launch buttons open the repository and branch of _config.yml (a student edition names its own).
+_REPO = Repository.from_config(ROOT)
+REPOSITORY, BRANCH = _REPO.url, _REPO.branch
 # Sphinx's own pages, served with the book: they must load offline too.
 EXTRA_PAGES = ["genindex", "search"]
 
@@ -575,7 +577,7 @@ def test_download_and_launch_buttons(site: Site, name: str) -> None:
     notebook = json.loads(body)
     assert notebook["nbformat"] == 4 and any(c["cell_type"] == "code" for c in notebook["cells"])
     # Binder and Colab open the chapter's generated notebook (book/<chapter>.ipynb, committed
-    # beside its .md source; tests/test_notebooks.py keeps it current), on the main branch.
+    # beside its .md source; tests/test_notebooks.py keeps it current), on the configured branch.
     src = source_of(name)
     assert src is not None
     notebook_file = src.with_suffix(".ipynb")

@@ -203,7 +203,7 @@ def test_the_autograder_needs_only_what_lossprep_grading_installs():
     for path in (ROOT / "autograder").rglob("*.py"):
         if "reference" not in path.parts:
             modules |= _imports(path.read_text(encoding="utf-8"))
-    assert "nbgrader" in modules
+    assert {"torch", "IPython"} <= modules  # the scan sees real imports (the student edition has no nbgrader_ext)
     assert _undeclared(modules, {"grading"}) == [], "declare these in pyproject.toml"
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "render",
     "setup_cell_source",
     "stale_notebooks",
+    "write_notebooks",
 ]
 
 
@@ -400,6 +401,15 @@ def _stale(root: Path) -> tuple[int, dict[Path, str]]:
 def stale_notebooks(root: Path = ROOT) -> list[Path]:
     """Chapter notebooks that are missing or differ from what their chapter generates."""
     return list(_stale(root)[1])
+
+
+def write_notebooks(root: Path = ROOT) -> list[Path]:
+    """Write the chapter notebooks that are missing or stale (the student edition's, for its
+    own repository); the ones written."""
+    stale = _stale(root)[1]
+    for path, text in stale.items():
+        path.write_text(text, encoding="utf-8")
+    return list(stale)
 
 
 # ---------------------------------------------------------------------------------------------
