@@ -109,6 +109,9 @@ def test_the_config_points_at_the_editions_repository() -> None:
     assert adapted["repository"]["url"] == REPOSITORY and adapted["repository"]["branch"] == "1.0"
     assert "docs/*" in adapted["exclude_patterns"]
     original = yaml.safe_load(course)
+    words = original["parse"].pop("myst_substitutions")
+    assert set(edition.STUDENT_TEXT) <= set(words)  # each line the pages use is worded for students
+    assert adapted["parse"].pop("myst_substitutions") == {**words, **edition.STUDENT_TEXT}
     for key in ("repository", "exclude_patterns"):
         adapted.pop(key), original.pop(key)
     assert adapted == original  # nothing else changes
@@ -250,6 +253,17 @@ def test_launch_buttons_and_install_cells_open_the_editions_repository(made) -> 
         setup = [c.source for c in cells if c.cell_type == "code" and 'find_spec("lossprep")' in c.source]
         assert len(setup) == 1 and f"lossprep[book] @ git+{REPOSITORY}@{BRANCH}" in setup[0], chapter
     assert (out / "docs" / "index.html").is_file() and (out / "docs" / ".nojekyll").is_file()
+
+
+@pytest.mark.slow
+def test_the_editions_pages_say_what_its_check_does(made) -> None:
+    """No hidden tests in the edition: its pages say that the check is not the grade."""
+    out, _ = made
+    texts = _texts(out / "docs")
+    exercises, index = texts["book/exercises.html"], texts["book/index.html"]
+    assert "It is not your grade" in exercises and "grades it in a few seconds" not in exercises
+    assert "For instructors" not in exercises and "graded with hidden tests" in exercises
+    assert "check that it runs its own test cells" in index and "grade it against the hidden tests" not in index
 
 
 @pytest.mark.slow

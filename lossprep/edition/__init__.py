@@ -56,6 +56,7 @@ __all__ = [
     "GRADING",
     "TESTS",
     "DESELECTED",
+    "STUDENT_TEXT",
     "EditionError",
     "Edition",
     "plan",
@@ -110,6 +111,22 @@ TESTS = (
     "test_quiz_*.py",
     "test_visible_check.py",
 )
+# What the book's pages say about checking and grading, in the edition (the course's own lines
+# are the myst_substitutions of its _config.yml).
+STUDENT_TEXT = {
+    "check_grades": (
+        "and check that it runs its own test cells (your instructor grades it with hidden tests and returns feedback)"
+    ),
+    "check_does": (
+        "runs your notebook in a sandbox (no network, 30 seconds per cell) and then its own test "
+        "cells, one check each. It is not your grade: the hidden tests, with inputs you never see, "
+        "run when your instructor grades."
+    ),
+    "teaching": (
+        "Hand in your notebooks as your instructor asks: they are graded with hidden tests and the "
+        "rubrics, and you get the feedback."
+    ),
+}
 # Shipped course tests that need what stays with the course: deselected in the edition's
 # pyproject.toml, with the reason.
 DESELECTED = {
@@ -244,7 +261,8 @@ def _build_book(staging: Path, root: Path) -> None:
 
 def _adapt_config(text: str, repository: str, branch: str) -> str:
     """The course's ``_config.yml`` with the edition's repository and branch (launch buttons,
-    the notebooks' install cell) and the built HTML in ``docs/`` left out of the build."""
+    the notebooks' install cell), what the pages say about checking (:data:`STUDENT_TEXT`), and
+    the built HTML in ``docs/`` left out of the build. Its comments are kept."""
     import yaml
 
     config = yaml.safe_load(text)
@@ -263,12 +281,19 @@ def _adapt_config(text: str, repository: str, branch: str) -> str:
         else:
             missing.append(f"  {key}: {json.dumps(value)}")
     lines[top[0] + 1 : top[0] + 1] = missing
+    for key, value in STUDENT_TEXT.items():
+        at = [i for i, ln in enumerate(lines) if re.match(rf"^\s+{key}:", ln)]
+        if len(at) != 1:
+            raise EditionError(f"_config.yml has no myst_substitutions line {key!r} to word for students")
+        lines[at[0]] = lines[at[0]].split(":", 1)[0] + f": {json.dumps(value)}"
     excluded = [*config.get("exclude_patterns", []), "docs/*"]
     lines = [f"exclude_patterns: {json.dumps(excluded)}" if ln.startswith("exclude_patterns:") else ln for ln in lines]
     adapted = "\n".join(lines) + "\n"
     new = yaml.safe_load(adapted)
-    if (new["repository"]["url"], new["repository"]["branch"]) != (repository, branch) or "docs/*" not in new.get(
-        "exclude_patterns", []
+    if (
+        (new["repository"]["url"], new["repository"]["branch"]) != (repository, branch)
+        or "docs/*" not in new.get("exclude_patterns", [])
+        or new["parse"]["myst_substitutions"] != {**config["parse"]["myst_substitutions"], **STUDENT_TEXT}
     ):
         raise EditionError("could not adapt _config.yml to the edition (its repository section has another form)")
     return adapted
