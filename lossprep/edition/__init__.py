@@ -10,9 +10,12 @@ into a folder (or, with ``--git``, a fresh git repository with one commit):
 - ``exercises/``, the ``lossprep`` library, and the part of the grading package that
   ``lossprep check`` needs to run a notebook's visible test cells (:data:`GRADING`, an allow-list:
   a module added to ``autograder/`` later stays with the instructor unless it is listed here);
-- a README for students (``student_readme.md``), the requirements, ``Makefile``,
-  ``pyproject.toml``, ``binder/``, and the tests that make sense without the hidden parts
-  (:data:`TESTS`, also an allow-list).
+- a README for students (``student_readme.md``), the requirements, ``Makefile``, ``binder/``,
+  ``pyproject.toml`` (its pytest options leave out the shipped tests that need what stays with
+  the course: :data:`DESELECTED`), and the tests that make sense without the hidden parts
+  (:data:`TESTS`, also an allow-list);
+- in ``_config.yml``, the edition's repository and branch, and the lines the pages use to say
+  what ``lossprep check`` does, worded for an edition without hidden tests (:data:`STUDENT_TEXT`).
 
 Never in it: ``solutions/``, ``autograder/reference/``, ``autograder/cases/``, the grading
 package's other modules, the course's grading tests and their answers, the gradebook,
@@ -30,7 +33,8 @@ repository, proves that the edition's book builds strictly as it is, and trusts 
 The edition is put together in a temporary folder and moved into ``OUT`` only when it is
 complete, so a failure leaves ``OUT`` as it was. A non-empty ``OUT`` is replaced only with
 ``--force``, which removes what is in ``OUT`` but its ``.git`` (so an edition's clone can be
-refreshed and committed as usual); nothing outside ``OUT`` is ever removed.
+refreshed and committed as usual); nothing outside ``OUT`` is ever removed but the temporary
+folder this command made.
 """
 
 from __future__ import annotations
@@ -175,6 +179,9 @@ def plan(root: Path = ROOT) -> dict[str, Path]:
     """Every file the edition copies from the course: its path in the edition -> the course's
     file. (The README, ``_config.yml``, the chapter notebooks and ``docs/`` are written.)"""
     files: dict[str, Path] = {}
+    absent = [top for top in COPIED if not (root / top).exists()]
+    if absent:
+        raise EditionError(f"the course is missing {', '.join(absent)}")
     for top in COPIED:
         for path in _walk(root / top):
             files[path.relative_to(root).as_posix()] = path
@@ -471,6 +478,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except OSError as e:  # a disk that fills, a folder that cannot be written: one line, no traceback
         print(f"lossprep edition: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except Exception as e:  # no traceback for a user: say what broke, in one line
+        print(f"lossprep edition: failed: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
         return 2
     print(f"wrote the student edition to {edition.out} ({edition.files} files)")
     if edition.commit:
