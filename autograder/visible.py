@@ -25,7 +25,7 @@ from typing import Any
 
 from autograder import EXERCISES, SOLUTIONS, assignment
 from autograder.assignment import Assignment, Cell, grade_id, source_text
-from autograder.engine import Report, TestResult, _cell_name, _undefined, read, restore, run, which
+from autograder.engine import CheckError, Report, TestResult, _cell_name, _undefined, read, restore, run, which
 from autograder.sandbox import Limits, Sandbox, find_sandbox
 
 __all__ = ["NOTE", "VisibleReport", "hidden_tests_here", "released_names", "release", "check"]
@@ -118,7 +118,10 @@ def check(
     (test and demo cells run too), run in the sandbox, one check per test cell.
     Raises :class:`CheckError` for a file that is not one of the course's exercise notebooks."""
     nb = read(source)
-    a = release(which(nb, released_names()))
+    known = released_names()
+    if not known:  # the package installed without the course around it (pip install from git)
+        raise CheckError(f"no exercises to check against: {EXERCISES} is missing (check from a clone of the course)")
+    a = release(which(nb, known))
     limits = limits or Limits()
     sandbox = sandbox or find_sandbox(require=False)
     restored = restore(nb, a, visible=True)

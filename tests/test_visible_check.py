@@ -175,3 +175,15 @@ def test_without_bubblewrap_the_check_runs_and_says_so(tmp_path: Path) -> None:
     assert "without the sandbox" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert any(n.startswith("ran without the sandbox") for n in report["notes"])
     assert report["visible_only"] is True and report["max_score"] == len(graded_cells(release("medical_loss")))
+
+
+def test_without_the_exercises_around_it_the_check_says_where_to_run(tmp_path: Path, monkeypatch) -> None:
+    """The package installed alone (``pip install`` from git, as on Colab) has no releases to
+    check against: one clear reason, not a traceback."""
+    from autograder.engine import CheckError
+
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(release("medical_loss"), path)
+    monkeypatch.setattr(visible, "EXERCISES", tmp_path / "no-exercises")
+    with pytest.raises(CheckError, match="no-exercises is missing"):
+        visible.check(path)
