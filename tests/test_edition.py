@@ -278,7 +278,9 @@ def test_the_edition_is_one_commit_ready_to_push_with_a_readme_for_students(made
     assert git("remote", "get-url", "origin") == REPOSITORY
     assert "docs/index.html" in git("ls-files", "docs")
     readme = (out / "README.md").read_text(encoding="utf-8")
-    assert readme.splitlines()[2:6] == [
+    lines = readme.splitlines()
+    start = lines.index("```bash")  # the first block: the quick start
+    assert lines[start : start + 4] == [
         "```bash",
         "make book   # set up .venv, install everything, build the whole book (every cell executed)",
         "make test   # set up .venv, install everything, run this edition's tests (the book build included)",
@@ -288,6 +290,20 @@ def test_the_edition_is_one_commit_ready_to_push_with_a_readme_for_students(made
         assert f"exercises/{name}/{name}.ipynb" in readme
     assert REPOSITORY in readme and "not your grade" in readme and '"visible_only": true' in readme
     assert "$" not in readme.replace("$ ", "")  # every placeholder filled
+
+
+def _solved(name: str) -> nbformat.NotebookNode:
+    """The release with the solutions' code in its solution cells: what a student who solved
+    everything hands in."""
+    source = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    }
+    nb = nbformat.read(EXERCISES / name / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = source.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
+    return nb
 
 
 @pytest.mark.slow
@@ -315,7 +331,7 @@ def test_the_editions_check_runs_the_visible_tests_and_its_command_refuses_to_ma
 
     for name in NAMES:
         solved = tmp_path / f"{name}-solved.ipynb"
-        shutil.copy(SOLUTIONS / name / f"{name}.ipynb", solved)
+        nbformat.write(_solved(name), solved)
         report = check(solved)
         assert report["visible_only"] is True and report["score"] == report["max_score"] > 0, report
         assert report["flags"] == [] and all(t["id"].endswith(":visible") for t in report["tests"])

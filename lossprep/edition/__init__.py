@@ -266,6 +266,18 @@ def _build_book(staging: Path, root: Path) -> None:
         raise EditionError(f"the edition's book did not build strictly ({first}); the build's log: {log}")
 
 
+def _stable_ids(html: Path) -> None:
+    """Number the cells of the downloadable chapter notebooks (``_sources/**/*.ipynb``): the
+    build gives them random ids, so a refreshed edition would differ where nothing changed."""
+    import nbformat
+
+    for path in sorted(html.glob("_sources/**/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{path.stem}-{i:03d}"[-64:]
+        nbformat.write(nb, path)
+
+
 def _adapt_config(text: str, repository: str, branch: str) -> str:
     """The course's ``_config.yml`` with the edition's repository and branch (launch buttons,
     the notebooks' install cell), what the pages say about checking (:data:`STUDENT_TEXT`), and
@@ -387,6 +399,7 @@ def make_edition(
         _build_book(staging, root)
         (staging / "_build" / "html").rename(staging / "docs")
         shutil.rmtree(staging / "_build")
+        _stable_ids(staging / "docs")
         (staging / "docs" / ".nojekyll").touch()  # GitHub Pages: serve _static/ and the other _folders
         commit = _commit(staging, repository, branch) if git else None
         count = sum(1 for p in staging.rglob("*") if p.is_file() and ".git" not in p.relative_to(staging).parts)
