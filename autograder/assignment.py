@@ -22,7 +22,7 @@ import torch
 from autograder import EXERCISES, SOLUTIONS
 from autograder.spec import Call, Test
 
-__all__ = ["Assignment", "Part", "Cell", "SEED", "names", "load", "grade_id", "source_text"]
+__all__ = ["Assignment", "Part", "Cell", "SEED", "names", "load", "from_release", "grade_id", "source_text"]
 
 SEED = 20261123  # hidden-input seed; each test draws from its own stream, derived from it and its id
 
@@ -97,7 +97,7 @@ class Assignment:
     locked: dict[str, Cell]  # grade id -> cell, in the release's order
     solutions: tuple[str, ...]  # grade ids of the code cells the student writes
     manual_points: float  # the hand-graded written answers
-    cases: ModuleType
+    cases: ModuleType | None  # the hidden tests; None in the student edition's check (no parts)
 
     def part(self, gid: str) -> Part:
         return next(p for p in self.parts if p.grade_id == gid)
@@ -127,9 +127,17 @@ def load(name: str) -> Assignment:
         raise ValueError(f"Expected an assignment in {names()}, got {name!r}")
     source = _read(SOLUTIONS / name / f"{name}.ipynb")
     release = _read(EXERCISES / name / f"{name}.ipynb")
-    in_source = {grade_id(c): source_text(c) for c in source}
-    locked, solutions, parts, manual = {}, [], [], 0.0
     cases = importlib.import_module(f"autograder.cases.{name}")
+    return from_release(name, release, {grade_id(c): source_text(c) for c in source}, cases)
+
+
+def from_release(
+    name: str, release: list[dict[str, Any]], in_source: dict[str | None, str], cases: ModuleType | None
+) -> Assignment:
+    """The assignment as its released cells tell it, with the locked cells' source text
+    (``in_source``: grade id -> text) and the hidden tests (``cases``; ``None``: no graded
+    parts, as in the student edition's check, ``autograder.visible``)."""
+    locked, solutions, parts, manual = {}, [], [], 0.0
     for cell in release:
         gid = grade_id(cell)
         meta = cell["metadata"].get("nbgrader", {})
@@ -142,9 +150,9 @@ def load(name: str) -> Assignment:
                 manual += float(meta.get("points", 0))
             continue
         locked[gid] = Cell(gid, cell["cell_type"], source_text(cell), in_source.get(gid, source_text(cell)))
-        if meta.get("grade") and cell["cell_type"] == "code":
+        if cases is not None and meta.get("grade") and cell["cell_type"] == "code":
             parts.append(Part(gid, float(meta.get("points", 0)), tuple(cases.PARTS[gid])))
-    missing = set(cases.PARTS) ^ {p.grade_id for p in parts}
+    missing = set(cases.PARTS) ^ {p.grade_id for p in parts} if cases is not None else set()
     if missing:
         raise ValueError(f"autograder/cases/{name}.py and the notebook disagree on the graded parts: {sorted(missing)}")
     return Assignment(name, tuple(parts), locked, tuple(solutions), manual, cases)

@@ -44,9 +44,12 @@ __all__ = [
     "Report",
     "read",
     "identify",
+    "which",
     "restore",
     "run",
+    "run_in",
     "judge",
+    "notes",
     "grade",
     "ungraded",
 ]
@@ -619,28 +622,38 @@ def grade(
     limits = limits or Limits()
     sandbox = sandbox or find_sandbox(require=False)
     restored = restore(nb, a)
-    if scratch is None:
-        with tempfile.TemporaryDirectory(prefix="lossprep-grade-") as tmp:
-            seen = run(restored, a, sandbox, limits, Path(tmp), only=only, protected=protected)
-    else:
-        seen = run(restored, a, sandbox, limits, scratch, only=only, protected=protected)
+    seen = run_in(scratch, restored, a, sandbox, limits, only=only, protected=protected)
     results = judge(a, restored, seen, only)
-    notes = [] if sandbox.isolated else [f"ran without the sandbox: {getattr(sandbox, 'reason', 'unsafe mode')}"]
-    for cell in restored.cells:
-        ran = seen.cells.get(cell.index)
-        if ran is not None and ran.status == "error":
-            notes.append(f"{_cell_name(cell)} raised {ran.error}")
     return Report(
         assignment=a.name,
         tests=[t for ts in results.values() for t in ts],
         events=restored.events + seen.events,
-        notes=notes,
+        notes=notes(sandbox, restored, seen),
         manual_points=a.manual_points,
         parts={gid: min(round(sum(t.score for t in ts), 6), a.part(gid).points) for gid, ts in results.items()},
         part_tests=results,
         cells=seen.cells,
         sandbox=sandbox.name,
     )
+
+
+def run_in(scratch: Path | None, *args: Any, **kwargs: Any) -> Observed:
+    """:func:`run` with ``scratch`` as its scratch folder, or a temporary one when ``None``."""
+    if scratch is not None:
+        return run(*args, scratch=scratch, **kwargs)
+    with tempfile.TemporaryDirectory(prefix="lossprep-grade-") as tmp:
+        return run(*args, scratch=Path(tmp), **kwargs)
+
+
+def notes(sandbox: Sandbox, restored: Restored, seen: Observed, leave_out: Iterable[int] = ()) -> list[str]:
+    """What a student reads besides the tests: that the sandbox was missing, and each cell
+    (but those in ``leave_out``, by index) that raised."""
+    said = [] if sandbox.isolated else [f"ran without the sandbox: {getattr(sandbox, 'reason', 'unsafe mode')}"]
+    for cell in restored.cells:
+        ran = seen.cells.get(cell.index)
+        if ran is not None and ran.status == "error" and cell.index not in set(leave_out):
+            said.append(f"{_cell_name(cell)} raised {ran.error}")
+    return said
 
 
 def ungraded(a: Assignment, reason: str) -> Report:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder import EXERCISES, SOLUTIONS, assignment
-from autograder.assignment import Assignment, Cell, grade_id, source_text
-from autograder.engine import CheckError, Report, TestResult, _cell_name, _undefined, read, restore, run, which
+from autograder.assignment import Assignment, grade_id, source_text
+from autograder.engine import CheckError, Report, TestResult, _undefined, notes, read, restore, run_in, which
 from autograder.sandbox import Limits, Sandbox, find_sandbox
 
 __all__ = ["NOTE", "VisibleReport", "hidden_tests_here", "released_names", "release", "check"]
@@ -47,33 +46,17 @@ def released_names() -> tuple[str, ...]:
     return tuple(sorted(p.parent.name for p in EXERCISES.glob("*/*.ipynb") if p.stem == p.parent.name))
 
 
-def _cells(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
 def release(name: str) -> Assignment:
     """The exercise ``name`` as its release tells it: the locked cells as released, the solution
     cells, the hand-graded points; no graded parts. In the instructor's copy, a locked cell as in
     the source notebook (with its hidden region) counts as unedited, as when grading."""
-    cells = _cells(EXERCISES / name / f"{name}.ipynb")
     source = SOLUTIONS / name / f"{name}.ipynb"
     in_source = {grade_id(c): source_text(c) for c in _cells(source)} if source.is_file() else {}
-    locked: dict[str, Cell] = {}
-    solutions: list[str] = []
-    manual = 0.0
-    for cell in cells:
-        gid = grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if gid is None:
-            continue
-        if meta.get("solution"):
-            if cell["cell_type"] == "code":
-                solutions.append(gid)
-            if meta.get("grade"):
-                manual += float(meta.get("points", 0))
-            continue
-        locked[gid] = Cell(gid, cell["cell_type"], source_text(cell), in_source.get(gid, source_text(cell)))
-    return Assignment(name, (), locked, tuple(solutions), manual, None)  # type: ignore[arg-type]
+    return assignment.from_release(name, _cells(EXERCISES / name / f"{name}.ipynb"), in_source, None)
+
+
+def _cells(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
 @dataclass
@@ -125,11 +108,7 @@ def check(
     limits = limits or Limits()
     sandbox = sandbox or find_sandbox(require=False)
     restored = restore(nb, a, visible=True)
-    if scratch is None:
-        with tempfile.TemporaryDirectory(prefix="lossprep-check-") as tmp:
-            seen = run(restored, a, sandbox, limits, Path(tmp))
-    else:
-        seen = run(restored, a, sandbox, limits, scratch)
+    seen = run_in(scratch, restored, a, sandbox, limits)
     tests = [c for c in a.locked.values() if c.kind == "test" and c.cell_type == "code"]
     first_run: dict[str | None, int] = {}
     for c in restored.cells:
@@ -141,19 +120,12 @@ def check(
         message = _message(status, error, lambda fn: _undefined(fn, a, restored, seen))
         passed = 1.0 if status == "ok" else 0.0
         results[cell.grade_id] = [TestResult(f"{cell.grade_id.split('-', 2)[2]}:visible", passed, 1.0, message)]
-    notes = [NOTE]
-    if not sandbox.isolated:
-        notes.append(f"ran without the sandbox: {getattr(sandbox, 'reason', 'unsafe mode')}")
-    graded = {first_run.get(c.grade_id) for c in tests}
-    for c in restored.cells:
-        ran = seen.cells.get(c.index)
-        if ran is not None and ran.status == "error" and c.index not in graded:
-            notes.append(f"{_cell_name(c)} raised {ran.error}")
+    checked = [i for c in tests if (i := first_run.get(c.grade_id)) is not None]  # their errors are the checks'
     return VisibleReport(
         assignment=a.name,
         tests=[t for ts in results.values() for t in ts],
         events=restored.events + seen.events,
-        notes=notes,
+        notes=[NOTE, *notes(sandbox, restored, seen, leave_out=checked)],
         manual_points=a.manual_points,
         parts={gid: ts[0].score for gid, ts in results.items()},
         part_tests=results,

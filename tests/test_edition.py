@@ -192,15 +192,20 @@ def made(built_book: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     """An edition for another repository, as a git repository; the book built strictly in it
     (the course's execution cache, which ``built_book`` filled, makes that a Sphinx build)."""
     out = tmp_path_factory.mktemp("edition") / "loss-course"
+    return out, make(out, "--git")
+
+
+def make(out: Path, *args: str) -> subprocess.CompletedProcess:
+    """``lossprep edition OUT ARGS`` for the other repository, from the course; it must succeed."""
     proc = subprocess.run(
-        [*EDITION, str(out), "--git", "--repository", REPOSITORY, "--branch", BRANCH],
+        [*EDITION, str(out), *args, "--repository", REPOSITORY, "--branch", BRANCH],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, proc
+    return proc
 
 
 @pytest.mark.slow
@@ -354,14 +359,7 @@ def test_force_refreshes_an_editions_clone_and_keeps_its_history(made, tmp_path:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(out), str(clone)], check=True)
     (clone / "stray.txt").write_text("from an older edition", encoding="utf-8")
-    proc = subprocess.run(
-        [*EDITION, str(clone), "--force", "--repository", REPOSITORY, "--branch", BRANCH],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    make(clone, "--force")
     assert not (clone / "stray.txt").exists() and (clone / ".git").is_dir()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
     assert status.strip() == "", status  # the same edition again: nothing to commit
