@@ -383,16 +383,21 @@ class Bubblewrap(Sandbox):
             if not path.startswith("/usr/"):
                 binds.append(("--ro-bind", path, path))
         devices = [("--dev-bind", str(d), str(d)) for d in sorted(Path("/dev").glob("nvidia*"))]  # GPUs, if any
+        quarter = limits.scratch_bytes // 4
+
+        def scratch(path: str, size: int) -> list[str]:
+            return ["--perms", "01777", "--size", str(size), "--tmpfs", path]
+
+        # The scratch folders first: a course or a virtual environment under /tmp (a clone in a
+        # temporary folder) is then bound inside the new /tmp instead of hidden by it.
+        args = scratch("/scratch", limits.scratch_bytes) + scratch("/tmp", quarter)
         # bubblewrap creates the missing parents of a mount point as 0700: the unprivileged
         # child must be able to walk through them
         parents = sorted({str(p) for _, _, dest in binds for p in Path(dest).parents if str(p) != "/"}, key=len)
-        args = [a for p in parents for a in ("--perms", "0755", "--dir", p)]
+        args += [a for p in parents if p not in ("/scratch", "/tmp") for a in ("--perms", "0755", "--dir", p)]
         args += [a for b in binds for a in b] + links + ["--proc", "/proc", "--dev", "/dev"]
         args += [a for b in devices for a in b]
-        quarter = limits.scratch_bytes // 4
-        for path, size in (("/scratch", limits.scratch_bytes), ("/tmp", quarter), ("/dev/shm", quarter)):
-            args += ["--perms", "01777", "--size", str(size), "--tmpfs", path]
-        return args
+        return args + scratch("/dev/shm", quarter)  # after /dev, which it lies in
 
     def command(self, scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str] | None, str | None]:
         argv = [self.bwrap, "--die-with-parent", "--new-session", "--clearenv", *self.namespaces()]
