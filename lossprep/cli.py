@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "autograder.check",
         "grade an exercise notebook in the sandbox against the hidden tests (--json: one JSON object)",
     ),
+    "grade": (
+        "autograder.batch",
+        "grade every submission of an assignment into nbgrader's gradebook, in parallel, resumable (--scheduler: on Dask)",
+    ),
     "notebooks": (
         "lossprep.book.notebooks",
         "write the chapters as Jupyter notebooks for Colab and Binder (--check: only report stale ones)",
