@@ -557,6 +557,7 @@ class Session:
         gid = part["id"]
         self.where = f"part {gid}"
         self.emit({"event": "start", "part": gid})
+        started = time.monotonic()
         outcomes: dict[str, list[dict[str, Any]]] = {}
         stopped = ""
         capture = _Capture()
@@ -578,7 +579,15 @@ class Session:
         if capture.total > int(self.settings.get("output_chars", 1 << 20)):
             self.incident("output-limit", f"printed {capture.total} characters")
         self._after()
-        self.emit({"event": "part", "id": gid, "outcomes": outcomes, "stopped": stopped})
+        self.emit(
+            {
+                "event": "part",
+                "id": gid,
+                "outcomes": outcomes,
+                "stopped": stopped,
+                "seconds": time.monotonic() - started,
+            }
+        )
 
     def _one(self, call: dict[str, Any]) -> dict[str, Any]:
         fn = self.shell.user_ns.get(call["fn"])

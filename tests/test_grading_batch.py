@@ -23,6 +23,7 @@ import psutil
 import pytest
 from grading_helpers import BIN, LOSSPREP, SOLUTIONS, answers, fill, hand_in, make_course, run_nbgrader
 
+from autograder import assignment
 from autograder.batch import TABLE
 from autograder.sandbox import End, Limits, find_sandbox
 from autograder.warm import Warm
@@ -30,6 +31,7 @@ from autograder.warm import Warm
 pytestmark = pytest.mark.slow
 
 NAME = "medical_loss"
+POINTS = assignment.load(NAME).part(f"{NAME}-test-medical_loss").points
 
 
 # ---------------------------------------------------------------- warm workers
@@ -221,7 +223,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     course = _course(tmp_path_factory.mktemp("sequential"))
     run_nbgrader(["autograde", NAME], course)
     book = _gradebook(course)
-    assert book["alice"]["grades"][f"{NAME}-test-medical_loss"][0] == 5.0  # the class is graded, not all zero
+    assert book["alice"]["grades"][f"{NAME}-test-medical_loss"][0] == POINTS  # the class is graded, not all zero
     assert book["dave"]["metadata"]["flags"] == ["tampered"] and book["heidi"]["seconds_late"] > 0
     return book
 
@@ -297,7 +299,7 @@ def test_kill_9_in_the_middle_then_a_rerun_loses_and_duplicates_nothing(
     regraded = _grade(course)
     assert "graded 2 submissions" in regraded.stdout and "6 already graded" in regraded.stdout
     book = _gradebook(course)
-    assert book["bob"]["grades"][f"{NAME}-test-medical_loss"][0] == 5.0
+    assert book["bob"]["grades"][f"{NAME}-test-medical_loss"][0] == POINTS
     assert book["erin"]["timestamp"].startswith("2026-11-30 12:00:00")
     assert {s: b for s, b in book.items() if s not in ("bob", "erin")} == {
         s: b for s, b in reference.items() if s not in ("bob", "erin")
