@@ -792,6 +792,7 @@ def serve(control: int) -> None:
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what a child leaves behind is reparented here, and killed
     import importlib
 
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # is_available() without initialising CUDA (fork-safe)
     import torch
 
     torch.set_num_threads(1)
@@ -802,7 +803,9 @@ def serve(control: int) -> None:
     _wipe(first["wipe"])  # what the imports wrote (caches, the shell's profile): the children start empty
     gc.collect()
     gc.freeze()  # the children's collections skip what was here before them (and leave its pages shared)
-    ctrl.send(json.dumps({"ready": os.getpid()}).encode())
+    # CUDA initialised before a fork does not work in the child: say so, the grader then starts
+    # each child afresh instead
+    ctrl.send(json.dumps({"ready": os.getpid(), "cuda": bool(torch.cuda.is_initialized())}).encode())
     while True:
         message = ctrl.recv(1 << 16)
         if not message:  # the grader is gone

@@ -116,10 +116,11 @@ class _Worker:
             "wipe": sandbox.wipe,
             "scope": "namespace" if isinstance(base, Bubblewrap) else "session",
         }
-        self.ready = False
+        self.ready = self.cuda = False
         try:
             self.ctrl.send(json.dumps(first).encode())
-            self.ready = "ready" in self._answer(limits.startup_seconds)
+            answer = self._answer(limits.startup_seconds)
+            self.ready, self.cuda = "ready" in answer, bool(answer.get("cuda"))
         except (OSError, TimeoutError, ValueError):
             self.ready = False
 
@@ -194,6 +195,7 @@ class Warm(Sandbox):
         self.home = Path(self._home.name) if self._home is not None else Path("/scratch")
         self.wipe = ["/scratch", "/tmp", "/dev/shm"] if isinstance(base, Bubblewrap) else [str(self.home)]
         self.started = 0  # warm workers started so far
+        self.cold = False  # True once a worker initialised CUDA before forking: children start afresh
         self._worker: _Worker | None = None
         self._lock = threading.Lock()
 
@@ -208,12 +210,18 @@ class Warm(Sandbox):
             return super().run(job, parts, limits, scratch)
 
     def start(self, scratch: Path, limits: Limits) -> Child:
+        if self.cold:
+            return self.base.start(scratch, limits)
         for _ in range(2):  # a worker that died since the last run is replaced once
             if self._worker is None:
                 self._worker = _Worker(self, limits)
                 self.started += 1
                 if not self._worker.ready:
                     return self._failed(self._retire(), "the warm worker did not start")
+                if self._worker.cuda:  # its children could not use the GPU: cold children from now on
+                    self._retire()
+                    self.cold = True
+                    return self.base.start(scratch, limits)
             try:
                 pid, (to_child, events, stream, pidfd) = self._worker.spawn()
             except (OSError, TimeoutError, ValueError):

@@ -152,6 +152,7 @@ def _sol(nb: nbformat.NotebookNode) -> str:
 
 
 def _course(tmp: Path) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
     course = make_course(tmp, [NAME])
     run_nbgrader(["generate_assignment", NAME, "--force"], course)
     hand_in(course, NAME, _class())
@@ -376,6 +377,7 @@ def test_what_cannot_be_graded_is_said_in_one_line(tmp_path: Path) -> None:
     cases = [
         (tmp_path, ["grade", NAME], "no nbgrader_config.py here"),
     ]
+    (tmp_path / "course").mkdir()
     course = make_course(tmp_path / "course", [NAME])
     cases += [
         (course, ["grade", "nonsense"], "no assignment 'nonsense'"),
