@@ -28,13 +28,25 @@ from autograder.batch import TABLE
 from autograder.sandbox import End, Limits, find_sandbox
 from autograder.warm import Warm
 
-pytestmark = pytest.mark.slow
-
 NAME = "medical_loss"
 POINTS = assignment.load(NAME).part(f"{NAME}-test-medical_loss").points
 
 
 # ---------------------------------------------------------------- warm workers
+
+
+def test_the_hidden_calls_are_built_once_and_each_caller_gets_its_own_copy() -> None:
+    """A worker grades many submissions with the same hidden inputs: built once per process,
+    but a submission (or a judge) that changes its inputs changes nobody else's."""
+    a = assignment.load(NAME)
+    gid = f"{NAME}-test-medical_loss"
+    first, second = a.calls(gid), a.calls(gid)
+    test_id = next(iter(first))
+    x = first[test_id][0].args[0]
+    assert x.equal(second[test_id][0].args[0]) and x is not second[test_id][0].args[0]
+    x.add_(1.0)
+    assert not x.equal(a.calls(gid)[test_id][0].args[0])
+    assert a.calls(gid)[test_id][0].args[0].equal(second[test_id][0].args[0])
 
 
 def _run(warm: Warm, tmp_path: Path, cells: list[str], seconds: float = 20) -> Any:
@@ -72,6 +84,7 @@ NEIGHBOUR = [
 ]
 
 
+@pytest.mark.slow
 def test_a_hostile_submission_does_not_affect_the_next_one_in_the_same_warm_worker(tmp_path: Path) -> None:
     """A submission that sets globals, patches torch, leaves files in every writable folder, a
     System V shared memory segment and a process behind: the next child of the same worker
@@ -90,6 +103,7 @@ def test_a_hostile_submission_does_not_affect_the_next_one_in_the_same_warm_work
         warm.close()
 
 
+@pytest.mark.slow
 def test_a_crash_or_a_kill_costs_only_its_own_submission_and_the_worker_stays_warm(tmp_path: Path) -> None:
     warm = Warm(find_sandbox(require=True))
     try:
@@ -109,6 +123,7 @@ def test_a_crash_or_a_kill_costs_only_its_own_submission_and_the_worker_stays_wa
         warm.close()
 
 
+@pytest.mark.slow
 def test_a_warm_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     warm = Warm(find_sandbox(require=True))
     try:
@@ -229,6 +244,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return book
 
 
+@pytest.mark.slow
 def test_parallel_grading_writes_the_gradebook_sequential_nbgrader_autograde_writes(
     tmp_path: Path, reference: dict[str, Any]
 ) -> None:
@@ -257,6 +273,7 @@ def test_parallel_grading_writes_the_gradebook_sequential_nbgrader_autograde_wri
     assert _gradebook(one) == reference
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_then_a_rerun_loses_and_duplicates_nothing(
     tmp_path: Path, reference: dict[str, Any]
 ) -> None:
@@ -314,6 +331,7 @@ def _table_rows(course: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_the_dask_path_on_a_local_cluster_writes_the_same_gradebook(tmp_path: Path, reference: dict[str, Any]) -> None:
     """A ``LocalCluster`` of two worker processes (started apart from this test's process, as an
     instructor starts one), ``lossprep grade --scheduler``: the same gradebook; both workers
@@ -350,6 +368,7 @@ def test_the_dask_path_on_a_local_cluster_writes_the_same_gradebook(tmp_path: Pa
 # ---------------------------------------------------------------- refusals
 
 
+@pytest.mark.slow
 def test_batch_grading_refuses_to_run_without_the_sandbox_unless_told(tmp_path: Path) -> None:
     course = make_course(tmp_path, [NAME])
     run_nbgrader(["generate_assignment", NAME, "--force"], course)
@@ -373,6 +392,7 @@ def _rows_or_none(course: Path) -> int | None:
         return None
 
 
+@pytest.mark.slow
 def test_what_cannot_be_graded_is_said_in_one_line(tmp_path: Path) -> None:
     cases = [
         (tmp_path, ["grade", NAME], "no nbgrader_config.py here"),
