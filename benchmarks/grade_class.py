@@ -41,31 +41,20 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from make_class import make_class  # noqa: E402
+import check_speed  # noqa: E402
+from make_class import generate, make_class  # noqa: E402
 from stock_tests import HIDDEN  # noqa: E402
 
 from autograder import assignment  # noqa: E402
 
 BIN = Path(sys.executable).parent
-STOCK_CONFIG = """c = get_config()  # noqa: F821
-c.CourseDirectory.root = "."
-c.CourseDirectory.course_id = "stock"
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "exercises"
-c.CourseDirectory.db_url = "sqlite:///gradebook.db"
-c.Execute.timeout = {timeout}
-"""
+STOCK_CONFIG = check_speed.STOCK_CONFIG + "c.Execute.timeout = {timeout}\n"
 _REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+_env = check_speed._env
 
 
 def _timed(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=7200)
-    return time.perf_counter() - start, proc
+    return check_speed._timed(argv, cwd, timeout=7200)
 
 
 def stock_course(folder: Path, names: list[str], submitted: Path, timeout: float) -> Path:
@@ -84,13 +73,7 @@ def stock_course(folder: Path, names: list[str], submitted: Path, timeout: float
         target = folder / "solutions" / name / f"{name}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-        subprocess.run(
-            [str(BIN / "nbgrader"), "generate_assignment", name, "--force"],
-            cwd=folder,
-            env=_env(),
-            check=True,
-            capture_output=True,
-        )
+        generate(folder, name)
     subprocess.run(["cp", "-r", str(submitted), str(folder / "submitted")], check=True)
     return folder
 

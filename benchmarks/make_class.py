@@ -108,6 +108,13 @@ def _bytes(nb: nbformat.NotebookNode) -> bytes:
     return nbformat.writes(nb).encode("utf-8")
 
 
+def generate(course: Path, name: str) -> None:
+    """``nbgrader generate_assignment NAME`` in ``course`` (the release, the gradebook's copy)."""
+    env = {"PATH": f"{BIN}:/usr/bin:/bin"}
+    cmd = [str(BIN / "nbgrader"), "generate_assignment", name, "--force"]
+    subprocess.run(cmd, cwd=course, check=True, capture_output=True, env=env)
+
+
 def make_class(course: Path, names: list[str], size: int, config: Path | None = None) -> dict[str, Any]:
     """A course directory at ``course`` (created) with ``size`` submissions of each assignment in
     ``names``, graded by the course's ``nbgrader_config.py`` or ``config``; returns the manifest
@@ -115,16 +122,9 @@ def make_class(course: Path, names: list[str], size: int, config: Path | None = 
     course.mkdir(parents=True)
     shutil.copy(config or ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     manifest: dict[str, dict[str, str]] = {}
-    env = {"PATH": f"{BIN}:/usr/bin:/bin"}
     for name in names:
         shutil.copytree(SOLUTIONS / name, course / "solutions" / name)
-        subprocess.run(
-            [str(BIN / "nbgrader"), "generate_assignment", name, "--force"],
-            cwd=course,
-            check=True,
-            capture_output=True,
-            env=env,
-        )
+        generate(course, name)
         counts: dict[str, int] = {}
         manifest[name] = {}
         for i in range(size):

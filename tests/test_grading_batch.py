@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,56 +85,51 @@ NEIGHBOUR = [
 ]
 
 
+@pytest.fixture
+def warm() -> Iterator[Warm]:
+    sandbox = Warm(find_sandbox(require=True))
+    yield sandbox
+    sandbox.close()
+
+
 @pytest.mark.slow
-def test_a_hostile_submission_does_not_affect_the_next_one_in_the_same_warm_worker(tmp_path: Path) -> None:
+def test_a_hostile_submission_does_not_affect_the_next_one_in_the_same_warm_worker(warm: Warm, tmp_path: Path) -> None:
     """A submission that sets globals, patches torch, leaves files in every writable folder, a
     System V shared memory segment and a process behind: the next child of the same worker
     sees none of it (the worker's memory is never touched: each child is a fresh fork)."""
-    warm = Warm(find_sandbox(require=True))
-    try:
-        first = _run(warm, tmp_path / "a", HOSTILE)
-        assert first.end is End.FINISHED, first
-        assert _outputs(first)[2:] == ["True\n", "started\n"]  # the segment and the process were made
-        assert any(e["event"] == "incident" and e["kind"] == "monkeypatch" for e in first.events)
-        second = _run(warm, tmp_path / "b", NEIGHBOUR)
-        assert second.end is End.FINISHED, second
-        assert _outputs(second) == ["False False False\n3.0 False\n", "False\nFalse\n[]\n"]
-        assert warm.started == 1, "both ran in the same warm worker"
-    finally:
-        warm.close()
+    first = _run(warm, tmp_path / "a", HOSTILE)
+    assert first.end is End.FINISHED, first
+    assert _outputs(first)[2:] == ["True\n", "started\n"]  # the segment and the process were made
+    assert any(e["event"] == "incident" and e["kind"] == "monkeypatch" for e in first.events)
+    second = _run(warm, tmp_path / "b", NEIGHBOUR)
+    assert second.end is End.FINISHED, second
+    assert _outputs(second) == ["False False False\n3.0 False\n", "False\nFalse\n[]\n"]
+    assert warm.started == 1, "both ran in the same warm worker"
 
 
 @pytest.mark.slow
-def test_a_crash_or_a_kill_costs_only_its_own_submission_and_the_worker_stays_warm(tmp_path: Path) -> None:
-    warm = Warm(find_sandbox(require=True))
-    try:
-        crashed = _run(warm, tmp_path / "a", ["import os\nos._exit(3)"])
-        assert crashed.end is End.EXITED and crashed.code == 3
-        stuck = _run(
-            warm,
-            tmp_path / "b",
-            ["import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n" + "while True:\n    pass"],
-            seconds=1,
-        )
-        assert stuck.end is End.TIMEOUT  # it would not stop: the grader killed the child
-        fine = _run(warm, tmp_path / "c", ["print(6 * 7)"])
-        assert fine.end is End.FINISHED and _outputs(fine) == ["42\n"]
-        assert warm.started == 1
-    finally:
-        warm.close()
+def test_a_crash_or_a_kill_costs_only_its_own_submission_and_the_worker_stays_warm(warm: Warm, tmp_path: Path) -> None:
+    crashed = _run(warm, tmp_path / "a", ["import os\nos._exit(3)"])
+    assert crashed.end is End.EXITED and crashed.code == 3
+    stuck = _run(
+        warm,
+        tmp_path / "b",
+        ["import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n" + "while True:\n    pass"],
+        seconds=1,
+    )
+    assert stuck.end is End.TIMEOUT  # it would not stop: the grader killed the child
+    fine = _run(warm, tmp_path / "c", ["print(6 * 7)"])
+    assert fine.end is End.FINISHED and _outputs(fine) == ["42\n"]
+    assert warm.started == 1
 
 
 @pytest.mark.slow
-def test_a_warm_worker_that_dies_is_replaced(tmp_path: Path) -> None:
-    warm = Warm(find_sandbox(require=True))
-    try:
-        assert _outputs(_run(warm, tmp_path / "a", ["print(1)"])) == ["1\n"]
-        assert warm._worker is not None
-        os.killpg(warm._worker.proc.pid, signal.SIGKILL)  # the whole sandbox of the worker
-        assert _outputs(_run(warm, tmp_path / "b", ["print(2)"])) == ["2\n"]
-        assert warm.started == 2
-    finally:
-        warm.close()
+def test_a_warm_worker_that_dies_is_replaced(warm: Warm, tmp_path: Path) -> None:
+    assert _outputs(_run(warm, tmp_path / "a", ["print(1)"])) == ["1\n"]
+    assert warm._worker is not None
+    os.killpg(warm._worker.proc.pid, signal.SIGKILL)  # the whole sandbox of the worker
+    assert _outputs(_run(warm, tmp_path / "b", ["print(2)"])) == ["2\n"]
+    assert warm.started == 2
 
 
 # ---------------------------------------------------------------- a class
@@ -363,6 +359,7 @@ def test_the_dask_path_on_a_local_cluster_writes_the_same_gradebook(tmp_path: Pa
     finally:
         cluster.stdin.close()  # type: ignore[union-attr]
         cluster.wait(timeout=60)
+        cluster.stdout.close()  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- refusals
