@@ -547,11 +547,10 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     rows = course.rows()
     _write_csv(csv_path, rows)
-    print(
-        _summary(name, results, problems, rows, skipped, elapsed, pool.where, course, csv_path),
-        file=sys.stdout,
-        flush=True,
-    )
+    try:
+        print(_summary(name, results, problems, rows, skipped, elapsed, pool.where, course, csv_path), flush=True)
+    except BrokenPipeError:  # `lossprep grade NAME | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     left = len(todo) - len(results) - len(problems)
     if interrupted or stopped:
         why = "interrupted" if interrupted else f"stopped: {stopped}"

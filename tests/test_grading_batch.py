@@ -320,6 +320,35 @@ def test_kill_9_in_the_middle_then_a_rerun_loses_and_duplicates_nothing(
     }
 
 
+@pytest.mark.slow
+def test_ctrl_c_saves_what_was_graded_says_so_and_a_rerun_grades_the_rest(
+    tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    course = _course(tmp_path / "interrupted")
+    proc = subprocess.Popen(
+        [str(LOSSPREP), "grade", NAME, "--jobs", "2", "--no-progress"],
+        cwd=course,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None and _table_rows(course) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    saved = _rows(course)
+    assert proc.returncode == 130 and 1 <= saved < 8, (proc.returncode, saved, err[-2000:])
+    [line] = err.strip().splitlines()
+    assert (
+        line == f"lossprep grade: interrupted; {saved} graded and saved, {8 - saved} left: run the same command again"
+    )
+    assert f"graded {saved} submission" in out and "Traceback" not in out + err
+    assert f"graded {8 - saved} submissions" in _grade(course).stdout
+    assert _gradebook(course) == reference
+
+
 def _table_rows(course: Path) -> int:
     try:
         return _rows(course)
