@@ -38,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -515,28 +516,47 @@ def run(args: argparse.Namespace) -> int:
     bar = _progress(len(todo), name, disabled=args.no_progress)
     interrupted = stopped = None
     pending: set[Any] = set()
+    owner: dict[Any, str] = {}  # future -> student
+    writing = 0.0  # seconds spent writing the gradebook
+
+    def submit(task: Task) -> None:
+        future = pool.submit(task)
+        owner[future] = task.student
+        pending.add(future)
+
     try:
         for task in _take(tasks, 2 * pool.jobs):
-            pending.add(pool.submit(task))
+            submit(task)
         while pending:
             done_now, pending = pool.wait(pending)
             for future in done_now:
-                graded: Graded = future.result()
+                student = owner.pop(future)
+                try:
+                    graded: Graded = future.result()
+                except BrokenProcessPool as e:  # a worker process died (killed from outside, out of memory)
+                    stopped = f"a worker process died ({e})"
+                    break
+                except Exception as e:  # a Dask worker lost, ...: this submission only
+                    problems.append((student, f"its worker failed: {type(e).__name__}: {e}"))
+                    bar.update(1)
+                    continue
                 if graded.error:  # the sandbox did not start: every other submission would fail the same way
                     stopped = graded.error
                     break
+                before = time.monotonic()
                 try:
                     course.write(by_student[graded.student], graded)
                     results.append(graded)
                 except Exception as e:
                     problems.append((graded.student, f"{type(e).__name__}: {e}"))
+                writing += time.monotonic() - before
                 bar.update(1)
                 minutes = (time.monotonic() - started) / 60
                 bar.set_postfix_str(
                     f"{len(results) / max(minutes, 1e-9):.0f}/min, {_failures(results, problems)} failed", refresh=False
                 )
                 for task in _take(tasks, 1):
-                    pending.add(pool.submit(task))
+                    submit(task)
             if stopped:
                 break
     except KeyboardInterrupt:
@@ -548,7 +568,8 @@ def run(args: argparse.Namespace) -> int:
     rows = course.rows()
     _write_csv(csv_path, rows)
     try:
-        print(_summary(name, results, problems, rows, skipped, elapsed, pool.where, course, csv_path), flush=True)
+        where = f"{pool.where}; writing the gradebook {writing:.1f} s"
+        print(_summary(name, results, problems, rows, skipped, elapsed, where, course, csv_path), flush=True)
     except BrokenPipeError:  # `lossprep grade NAME | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     left = len(todo) - len(results) - len(problems)
