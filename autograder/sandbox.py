@@ -16,8 +16,8 @@ reserves on a GPU machine does not count against), processes (``RLIMIT_NPROC``, 
 user id), CPU time, file size, wall time per cell and per part (the child stops itself; the grader kills it after
 a grace period), and output (the child keeps what a cell prints bounded; the grader kills a
 child that floods its standard output). Started as root, the sandbox keeps no capability but
-``setuid``/``setgid``, which the child uses once to become an unprivileged user (``nobody``)
-before it reads the student's code.
+``setuid``/``setgid``, which the child uses once to become an unprivileged user of its own (a
+fresh user id per run, :func:`sandbox_uid`) before it reads the student's code.
 
 :class:`Unsandboxed`: the same child without bubblewrap (resource limits only), for a
 student's self-check on a machine without a usable bubblewrap, or where an instructor passes
@@ -31,6 +31,7 @@ import enum
 import functools
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -59,7 +60,16 @@ __all__ = [
 
 RUNNER_SOURCE = Path(runner.__file__).read_bytes()
 EVENTS = frozenset({"ready", "start", "cell", "incident", "names", "part", "done"})
-NOBODY = 65534
+SANDBOX_UIDS = range(1_500_000_000, 1_600_000_000)
+"""User ids for sandboxed children started as root: each run takes one at random, so the process
+limit (``RLIMIT_NPROC`` counts every process and thread of a user id) is a budget of its own. A
+shared id such as ``nobody`` would let a fork bomb in one sandbox starve every other sandbox
+running beside it (parallel grading), and a busy neighbour make a harmless submission fail."""
+
+
+def sandbox_uid() -> int:
+    """A fresh, unprivileged user id from :data:`SANDBOX_UIDS` (no account needs to exist)."""
+    return SANDBOX_UIDS.start + secrets.randbelow(len(SANDBOX_UIDS))
 
 
 @dataclass(frozen=True)
@@ -376,7 +386,7 @@ class Bubblewrap(Sandbox):
 
     def settings(self, limits: Limits, scratch: Path) -> dict[str, Any]:
         return {
-            "uid": NOBODY if self.as_root else None,
+            "uid": sandbox_uid() if self.as_root else None,
             "memory_bytes": limits.memory_bytes,
             "processes": limits.processes,
             "file_bytes": limits.file_bytes,

@@ -29,6 +29,13 @@ def test_every_figure_has_a_caption_and_alt_text(path: Path):
         alt = meta.get("image", {}).get("alt", "").strip()
         assert caption, f"{path.name} cell {i}: a plotting cell without mystnb.figure.caption"
         assert alt, f"{path.name} cell {i}: a plotting cell without mystnb.image.alt"
+        # panels side by side on a wide screen are stacked on a phone (lossprep.plots): no "left"
+        for text in (caption, alt):
+            where = re.search(r"\b(Left|Right)[:,]|\((left|right)( panel)?\)|\b(left|right) panel", text)
+            assert not where, (
+                f"{path.name} cell {i}: a figure text says {where.group(0)!r}, but on a phone the panels "
+                "are stacked; say 'first panel' / 'second panel'"
+            )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

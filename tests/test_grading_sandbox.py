@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from autograder import ROOT
-from autograder.sandbox import End, Limits, find_sandbox
+from autograder.sandbox import SANDBOX_UIDS, End, Limits, find_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -104,9 +104,11 @@ def test_the_sandbox_has_no_network(tmp_path: Path) -> None:
     assert "network" in _incidents(attempt)
 
 
-def _nobody_processes() -> list[str]:
-    proc = subprocess.run(["ps", "-u", "65534", "-o", "pid="], capture_output=True, text=True)
-    return proc.stdout.split()
+def _sandbox_processes() -> list[str]:
+    """Processes left running under a sandbox's user id (each run takes its own, as root)."""
+    proc = subprocess.run(["ps", "-e", "-o", "uid=,pid="], capture_output=True, text=True)
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip()]
+    return [pid for uid, pid in rows if int(uid) in SANDBOX_UIDS]
 
 
 def test_a_fork_bomb_meets_the_process_limit_and_is_stopped(tmp_path: Path) -> None:
@@ -117,8 +119,34 @@ def test_a_fork_bomb_meets_the_process_limit_and_is_stopped(tmp_path: Path) -> N
     cells = _cells(attempt)
     assert cells[0]["status"] == "timeout" and cells[1]["output"] == "still here\n"
     assert {"timeout", "processes"} <= _incidents(attempt)
-    if os.geteuid() == 0:  # the sandbox ran as nobody: nothing of it is left
-        assert not _nobody_processes()
+    if os.geteuid() == 0:  # the sandbox ran under a user id of its own: nothing of it is left
+        assert not _sandbox_processes()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user the sandbox has a user namespace of its own anyway")
+def test_a_fork_bomb_does_not_starve_a_sandbox_running_beside_it(tmp_path: Path) -> None:
+    """The process limit counts per user id: two sandboxes at once (parallel grading) must not
+    share one budget, or a fork bomb in one would stop the other from starting a thread."""
+    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)"
+    neighbour = (
+        "import threading, time\ntime.sleep(2)\n"
+        "ts = [threading.Thread(target=time.sleep, args=(0.2,)) for _ in range(12)]\n"
+        "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('twelve threads')"
+    )
+    results: dict[str, Any] = {}
+
+    def run(name: str, cell: str) -> None:
+        (tmp_path / name).mkdir()
+        results[name] = _run(tmp_path / name, [cell], Limits(processes=32, cell_seconds=8))
+
+    threads = [threading.Thread(target=run, args=a) for a in (("bomb", bomb), ("neighbour", neighbour))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "processes" in _incidents(results["bomb"])
+    assert _cells(results["neighbour"])[0]["output"] == "twelve threads\n", results["neighbour"]
+    assert not _sandbox_processes()
 
 
 def test_memory_bombs_meet_the_address_space_limit(tmp_path: Path) -> None:
