@@ -8,6 +8,7 @@ reference in ``autograder/reference/NAME.py``. Grade ids read ``NAME-KIND-PART``
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import json
@@ -103,13 +104,21 @@ class Assignment:
         return next(p for p in self.parts if p.grade_id == gid)
 
     def calls(self, gid: str, seed: int = SEED) -> dict[str, list[Call]]:
-        """The hidden calls of one part: test id -> calls, the same for the same seed."""
-        return {t.id: t.build(_generator(t.id, seed)) for t in self.part(gid).tests}
+        """The hidden calls of one part: test id -> calls, the same for the same seed. Built once
+        per process (a batch grades many submissions with the same inputs; medical_loss's take
+        a good part of a second to build); each caller gets its own copy."""
+        key = (self.name, gid, seed)
+        if key not in _BUILT:
+            _BUILT[key] = {t.id: t.build(_generator(t.id, seed)) for t in self.part(gid).tests}
+        return copy.deepcopy(_BUILT[key])
 
     def solution_cell(self, function: str) -> str | None:
         """The grade id of the cell where the student writes ``function``, if there is one."""
         gid = f"{self.name}-sol-{function}"
         return gid if gid in self.solutions else None
+
+
+_BUILT: dict[tuple[str, str, int], dict[str, list[Call]]] = {}
 
 
 def _generator(test_id: str, seed: int) -> torch.Generator:

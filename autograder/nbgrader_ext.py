@@ -39,6 +39,10 @@ from traitlets import Bool, Float
 
 __all__ = [
     "GradeCells",
+    "ApplyReport",
+    "record",
+    "protected_paths",
+    "SandboxRequired",
     "ReadAnySubmission",
     "RestoreCells",
     "HideHiddenTests",
@@ -84,31 +88,59 @@ class GradeCells(NbGraderPreprocessor):
                 "--GradeCells.unsafe_without_sandbox=True"
             ) from None
         course = _course_directory(self) or CourseDirectory(config=self.config)
-        root = Path(course.root)
         submitted = Path(course.format_path(course.submitted_directory, info["student"], info["assignment"]))
         path = submitted / f"{info['notebook']}.ipynb"
-        protected = [
-            root / course.source_directory,
-            root / course.submitted_directory,
-            root / course.autograded_directory,
-            root / course.feedback_directory,
-            root / "gradebook.db",
-        ]
         limits = Limits(cell_seconds=self.cell_seconds, part_seconds=self.part_seconds)
         try:
-            report = grade(path, sandbox=sandbox, limits=limits, expect=info["assignment"], protected=protected)
+            report = grade(
+                path, sandbox=sandbox, limits=limits, expect=info["assignment"], protected=protected_paths(course)
+            )
         except CheckError as e:
             report = ungraded(assignment.load(info["assignment"]), f"not graded: {e}")
             self.log.warning("%s: not graded: %s", info["student"], e)
-        _write(nb, report)
-        nb.metadata["lossprep"] = {"flags": report.flags, "notes": report.lines(), "sandbox": report.sandbox}
-        if report.flags or not sandbox.isolated:
-            self.log.warning(
-                "%s: flags %s%s",
-                info["student"],
-                ", ".join(report.flags) or "none",
-                "".join(f"\n    {line}" for line in report.lines()),
-            )
+        record(self, nb, report, info["student"])
+        return nb, resources
+
+
+def protected_paths(course: Any) -> list[Path]:
+    """The course's folders and gradebook, which a submission's code must not read (more than
+    the engine's own list: a course directory may lie elsewhere)."""
+    root = Path(course.root)
+    return [
+        root / course.source_directory,
+        root / course.submitted_directory,
+        root / course.autograded_directory,
+        root / course.feedback_directory,
+        root / "gradebook.db",
+    ]
+
+
+def record(pp: NbGraderPreprocessor, nb: NotebookNode, report: Any, student: str) -> None:
+    """Write a grading report into the notebook nbgrader is autograding (scores where nbgrader
+    reads partial credit, test lines, outputs, metadata ``lossprep``) and log its flags."""
+    _write(nb, report)
+    nb.metadata["lossprep"] = {"flags": report.flags, "notes": report.lines(), "sandbox": report.sandbox}
+    if report.flags or report.sandbox == "none":
+        pp.log.warning(
+            "%s: flags %s%s",
+            student,
+            ", ".join(report.flags) or "none",
+            "".join(f"\n    {line}" for line in report.lines()),
+        )
+
+
+class ApplyReport(NbGraderPreprocessor):
+    """:class:`GradeCells` for a submission already graded elsewhere (``lossprep grade``: in a
+    worker process or on a Dask worker): writes the given report (notebook id -> report) into
+    the notebook exactly as :class:`GradeCells` writes its own."""
+
+    def __init__(self, reports: dict[str, Any], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.reports = reports
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        info = resources["nbgrader"]
+        record(self, nb, self.reports[info["notebook"]], info["student"])
         return nb, resources
 
 

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "read_frame",
     "write_frame",
     "main",
+    "serve",
 ]
 
 MAX_FRAME = 64 << 20  # bytes: more is a broken or hostile stream
@@ -262,11 +263,13 @@ _MISSING = object()
 _CACHES = {"__slotnames__"}  # what Python adds to a class by itself (copyreg, when pickling)
 
 
-def _living_others() -> list[int]:
-    """The processes of this process namespace but init and this one, zombies left out."""
+def _living_others(spare: Iterable[int] = ()) -> list[int]:
+    """The processes of this process namespace but init, this one and ``spare`` (a warm
+    worker's parent), zombies left out."""
     me, living = os.getpid(), []
+    keep = {1, me, *spare}
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me):
+        if name.isdigit() and int(name) not in keep:
             with contextlib.suppress(OSError), open(f"/proc/{name}/stat", "rb") as f:
                 if f.read().rpartition(b")")[2].split()[0] != b"Z":
                     living.append(int(name))
@@ -292,16 +295,13 @@ class Session:
 
     def __init__(self, emit: Callable[[dict[str, Any]], None], settings: dict[str, Any]) -> None:
         import torch
-        from IPython.core.interactiveshell import InteractiveShell
-        from traitlets.config import Config
 
         self.emit = emit
         self.settings = settings
         torch.set_num_threads(int(settings.get("threads", 1)))
-        config = Config()
-        config.HistoryManager.enabled = False
-        self.shell = InteractiveShell.instance(config=config)
-        self.shell.reset(new_session=False)
+        self.shell = _shell()
+        if not settings.get("fresh_shell"):  # a shell made by a warm worker has never run anything
+            self.shell.reset(new_session=False)
         self.shell.showtraceback = lambda *a, **k: None  # errors are reported as events instead
         self.shell.showsyntaxerror = lambda *a, **k: None
         self.shell.displayhook.write_output_prompt = lambda: None
@@ -416,19 +416,33 @@ class Session:
     def _reap(self) -> None:
         """Stop every other process of the sandbox (it has its own process namespace: its init
         is 1, and this process the only other one it needs); say how many there were."""
-        others = max(len(_living_others()), self.stray)
+        spare = self.settings.get("spare", ())
+        others = max(len(_living_others(spare)), self.stray)
         self.stray = 0
         if not others:
             return
-        with contextlib.suppress(OSError):
-            os.kill(-1, signal.SIGKILL)
+        self._kill_others()
         deadline = time.monotonic() + 2
-        while _living_others() and time.monotonic() < deadline:
+        while _living_others(spare) and time.monotonic() < deadline:
+            self._kill_others()
             with contextlib.suppress(ChildProcessError):
                 while os.waitpid(-1, os.WNOHANG)[0]:
                     pass
             time.sleep(0.01)
         self.incident("processes", f"{others} process(es) left running were stopped")
+
+    def _kill_others(self) -> None:
+        """SIGKILL every other process of the sandbox. ``kill(-1)`` reaches every process this
+        user may signal; a warm worker's parent (``spare``) is spared: it is out of reach when
+        this process left root for another user, else each other process is killed by id."""
+        spare = self.settings.get("spare", ())
+        if not spare or self.settings.get("uid") is not None:
+            with contextlib.suppress(OSError):
+                os.kill(-1, signal.SIGKILL)
+            return
+        for pid in _living_others(spare):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     @contextlib.contextmanager
     def _limited(self, seconds: float) -> Iterator[None]:
@@ -440,9 +454,8 @@ class Session:
 
         def stop(signum: int, frame: Any) -> None:
             if self.settings.get("reap"):  # free the CPU first: processes it started die with it
-                self.stray = max(self.stray, len(_living_others()))
-                with contextlib.suppress(OSError):
-                    os.kill(-1, signal.SIGKILL)
+                self.stray = max(self.stray, len(_living_others(self.settings.get("spare", ()))))
+                self._kill_others()
             students = []
             while frame is not None:
                 if frame.f_code.co_filename.startswith(_CELL_PREFIX):
@@ -544,6 +557,7 @@ class Session:
         gid = part["id"]
         self.where = f"part {gid}"
         self.emit({"event": "start", "part": gid})
+        started = time.monotonic()
         outcomes: dict[str, list[dict[str, Any]]] = {}
         stopped = ""
         capture = _Capture()
@@ -565,7 +579,15 @@ class Session:
         if capture.total > int(self.settings.get("output_chars", 1 << 20)):
             self.incident("output-limit", f"printed {capture.total} characters")
         self._after()
-        self.emit({"event": "part", "id": gid, "outcomes": outcomes, "stopped": stopped})
+        self.emit(
+            {
+                "event": "part",
+                "id": gid,
+                "outcomes": outcomes,
+                "stopped": stopped,
+                "seconds": time.monotonic() - started,
+            }
+        )
 
     def _one(self, call: dict[str, Any]) -> dict[str, Any]:
         fn = self.shell.user_ns.get(call["fn"])
@@ -699,15 +721,28 @@ def _limit(settings: dict[str, Any]) -> None:
         if value is not None:
             resource.setrlimit(getattr(resource, name), (int(value), int(value)))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # no POSIX message queue outlives the child
 
 
-def main(stream: Any) -> None:
+def _shell() -> Any:
+    """The IPython shell that runs the cells (one per process: made once, by a warm worker
+    before it forks, or by the child)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config)
+
+
+def main(stream: Any, out: int | None = None, extra: dict[str, Any] | None = None) -> None:
     """The child's entry point (``python -I -c BOOTSTRAP IN OUT``): the bootstrap read this
     source from ``stream`` (file descriptor IN) and calls this; events go to OUT. The first
-    frame (JSON) carries the limits and the cells, so they apply before torch is imported."""
-    out = int(sys.argv[2])
+    frame (JSON) carries the limits and the cells, so they apply before torch is imported.
+    A warm worker's child (:func:`serve`) calls it with its own ``out`` and ``extra`` settings."""
+    out = int(sys.argv[2]) if out is None else out
     job = read_frame(stream)
-    settings = job["settings"]
+    settings = {**job["settings"], **(extra or {})}
     _limit(settings)
 
     me = os.getpid()
@@ -733,6 +768,215 @@ def main(stream: Any) -> None:
     os._exit(0)  # no interpreter teardown: a student's atexit hook or thread cannot run after this
 
 
+# ---------------------------------------------------------------- the warm worker
+
+
+def serve(control: int) -> None:
+    """A warm worker (``python -I -c WARM_BOOTSTRAP CONTROL``), in the sandbox: it imports torch
+    and the rest once, then forks one child per submission; it never runs a student's code.
+
+    On the control socket (``AF_UNIX``, ``SOCK_SEQPACKET``, one JSON object per message) the
+    grader sends ``{"preload", "uid", "wipe", "scope"}`` first; the worker answers
+    ``{"ready"}``. Then, for each ``{"spawn"}``: the worker forks a child with three new pipes
+    (the grader's frames in, the events out, the child's stdout and stderr), answers
+    ``{"child"}`` with the grader's ends of the pipes and a pidfd of the child (to kill it),
+    waits for the child, cleans up after it (:func:`_clean`) and answers ``{"ended", "status",
+    "clean"}``. Every child starts from this process's memory as it was before the first child:
+    nothing one submission does in its process reaches the next."""
+    import gc
+    import socket
+
+    ctrl = socket.socket(fileno=control)
+    first = json.loads(ctrl.recv(1 << 16))
+    _prctl(4, 0)  # PR_SET_DUMPABLE 0: a child running as the same user cannot ptrace this process
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what a child leaves behind is reparented here, and killed
+    import importlib
+
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # is_available() without initialising CUDA (fork-safe)
+    import torch
+
+    torch.set_num_threads(1)
+    for name in ["numpy", "torch.nn.functional", "torch.optim", "torch.special", *first.get("preload", [])]:
+        with contextlib.suppress(Exception):  # a module that will not import is the child's to report
+            importlib.import_module(name)
+    _shell()
+    _wipe(first["wipe"])  # what the imports wrote (caches, the shell's profile): the children start empty
+    gc.collect()
+    gc.freeze()  # the children's collections skip what was here before them (and leave its pages shared)
+    # CUDA initialised before a fork does not work in the child: say so, the grader then starts
+    # each child afresh instead
+    ctrl.send(json.dumps({"ready": os.getpid(), "cuda": bool(torch.cuda.is_initialized())}).encode())
+    while True:
+        message = ctrl.recv(1 << 16)
+        if not message:  # the grader is gone
+            os._exit(0)
+        if json.loads(message).get("spawn"):
+            _spawn(ctrl, first)
+
+
+def _close_fds_but(*keep: int) -> None:
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _spawn(ctrl: Any, first: dict[str, Any]) -> None:
+    """Fork one child for one submission, hand its pipes to the grader, wait, clean up."""
+    import socket
+
+    job_r, job_w = os.pipe()
+    events_r, events_w = os.pipe()
+    stream_r, stream_w = os.pipe()
+    me = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()  # its own session: what it starts is told apart from this process
+            os.dup2(stream_w, 1)
+            os.dup2(stream_w, 2)
+            _close_fds_but(0, 1, 2, job_r, events_w)  # the control socket above all
+            main(os.fdopen(job_r, "rb"), events_w, {"spare": [me], "fresh_shell": True})
+        finally:
+            os._exit(70)
+    for fd in (job_r, events_w, stream_w):
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    mine = [job_w, events_r, stream_r, pidfd]
+    try:
+        socket.send_fds(ctrl, [json.dumps({"child": pid}).encode()], mine)
+    finally:
+        for fd in mine:
+            os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    clean = _clean(first, pid)
+    message = {"ended": pid, "status": os.waitstatus_to_exitcode(status), "clean": clean}
+    ctrl.send(json.dumps(message).encode())
+
+
+def _clean(first: dict[str, Any], child: int) -> bool:
+    """After a child: kill every process it left, empty the folders it could write, remove the
+    System V IPC objects it made. Inside bubblewrap (``scope`` "namespace") that is every process
+    of the sandbox but init and this one; without it ("session"), those of the child's session.
+    Where the children ran as another user (``uid``), a helper process of that user does it
+    (this process may not signal them or delete their files). True when nothing is left."""
+    uid = first.get("uid")
+    me = os.getpid()
+    if uid is not None and os.getuid() == 0:
+        helper = os.fork()
+        if helper == 0:
+            code = 1
+            try:
+                _close_fds_but(0, 1, 2)
+                os.setgroups([])
+                os.setgid(int(uid))
+                os.setuid(int(uid))
+                for _ in range(200):  # kill(-1): every process of that user in this namespace
+                    if not _living_others([me]):
+                        break
+                    with contextlib.suppress(OSError):
+                        os.kill(-1, signal.SIGKILL)
+                    time.sleep(0.005)
+                _wipe(first["wipe"])
+                _remove_ipc()
+                code = 0
+            finally:
+                os._exit(code)
+        os.waitpid(helper, 0)
+    else:
+        for _ in range(200):
+            left = _left_by(child, first.get("scope", "namespace"))
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            _reap_zombies()
+            time.sleep(0.005)
+        _wipe(first["wipe"])
+        _remove_ipc()
+    _reap_zombies()
+    left_files = any(os.listdir(d) for d in first["wipe"] if os.path.isdir(d))
+    return not (_left_by(child, first.get("scope", "namespace")) or left_files or _ipc_objects())
+
+
+def _left_by(child: int, scope: str) -> list[int]:
+    """The living processes a child may have left: in the sandbox's namespace every one but
+    init and this process; without a namespace, those of the child's session."""
+    if scope == "namespace":
+        return _living_others()
+    left = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            with contextlib.suppress(OSError), open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+                if fields[0] != b"Z" and int(fields[4]) == child:  # state, ..., session id
+                    left.append(int(name))
+    return left
+
+
+def _reap_zombies() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _wipe(folders: list[str]) -> None:
+    """Empty each folder (made writable first: a child may have locked its own folders)."""
+    import shutil
+    import stat
+
+    def unlock(func: Any, path: str, exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            os.chmod(path, stat.S_IRWXU)
+            func(path)
+
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if entry.is_dir(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.chmod(entry.path, stat.S_IRWXU)
+                    shutil.rmtree(entry.path, onerror=unlock)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+def _ipc_objects() -> list[tuple[str, int]]:
+    """The System V shared memory segments, semaphore sets and message queues of this IPC
+    namespace (the sandbox has its own): (kind, id)."""
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        with contextlib.suppress(OSError), open(f"/proc/sysvipc/{kind}") as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 1:
+                    found.append((kind, int(fields[1])))
+    return found
+
+
+def _remove_ipc() -> None:
+    """Remove the System V IPC objects this process may remove (IPC_RMID = 0)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, ident in _ipc_objects():
+        if kind == "shm":
+            libc.shmctl(ident, 0, None)
+        elif kind == "sem":
+            libc.semctl(ident, 0, 0)
+        else:
+            libc.msgctl(ident, 0, None)
+
+
 # The program the child runs first: read this module's source from file descriptor IN, run it,
 # call main() with the same stream (the grader's frames follow the source on it).
 BOOTSTRAP = (
@@ -743,4 +987,16 @@ BOOTSTRAP = (
     "namespace = {'__name__': 'lossprep_runner', '__builtins__': __builtins__}\n"
     "exec(compile(source, 'lossprep-runner', 'exec'), namespace)\n"
     "namespace['main'](stream)\n"
+)
+
+# The program a warm worker runs: the same, then serve() on the control socket CONTROL.
+WARM_BOOTSTRAP = (
+    "import sys\n"
+    "stream = open(int(sys.argv[1]), 'rb')\n"
+    "n = int.from_bytes(stream.read(4), 'big')\n"
+    "source = stream.read(n).decode('utf-8')\n"
+    "stream.close()\n"
+    "namespace = {'__name__': 'lossprep_runner', '__builtins__': __builtins__}\n"
+    "exec(compile(source, 'lossprep-runner', 'exec'), namespace)\n"
+    "namespace['serve'](int(sys.argv[2]))\n"
 )

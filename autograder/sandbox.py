@@ -49,6 +49,7 @@ __all__ = [
     "Limits",
     "End",
     "Attempt",
+    "Child",
     "Sandbox",
     "Bubblewrap",
     "Unsandboxed",
@@ -143,6 +144,42 @@ class Sandbox:
         """A premature exit status as (how it ended, exit code or signal number)."""
         return (End.SIGNALED, -status) if status < 0 else (End.EXITED, status)
 
+    def start(self, scratch: Path, limits: Limits) -> Child:
+        """A new child process running :mod:`autograder.runner`, ready for the grader's frames
+        (the hook a pool of warm children overrides: ``autograder.warm``)."""
+        child_in, to_child = os.pipe()
+        from_child, child_out = os.pipe()
+        argv, env, cwd = self.command(scratch, limits)
+        argv = [*argv, "-I", "-c", runner.BOOTSTRAP, str(child_in), str(child_out)]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(child_in, child_out),
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (to_child, from_child):
+                os.close(fd)
+            raise
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        assert proc.stdout is not None
+        return Child(
+            to_child=to_child,
+            events=from_child,
+            stream=proc.stdout,
+            kill=lambda: self.kill(proc),
+            wait=proc.wait,
+            ending=self.ending,
+            needs_source=True,
+        )
+
     def run(
         self,
         job: dict[str, Any],
@@ -159,25 +196,12 @@ class Sandbox:
         settings = {**job.get("settings", {}), **self.settings(limits, scratch)}
         settings["cpu_seconds"] = limits.cpu_seconds(len(job["cells"]), 8)
         first = {"settings": settings, "cells": job["cells"]}
-        child_in, to_child = os.pipe()
-        from_child, child_out = os.pipe()
-        argv, env, cwd = self.command(scratch, limits)
-        argv = [*argv, "-I", "-c", runner.BOOTSTRAP, str(child_in), str(child_out)]
         started = time.monotonic()
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(child_in, child_out),
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
+        child = self.start(scratch, limits)
+        watch = _Watcher(child, limits)
+        writer = threading.Thread(
+            target=_write_all, args=(child.to_child, first, watch.parts_ready, child.needs_source), daemon=True
         )
-        os.close(child_in)
-        os.close(child_out)
-        watch = _Watcher(self, proc, from_child, limits)
-        writer = threading.Thread(target=_write_all, args=(to_child, first, watch.parts_ready), daemon=True)
         writer.start()
         try:
             try:
@@ -190,17 +214,36 @@ class Sandbox:
             cell_seconds = {int(c["index"]): float(c["seconds"]) for c in job["cells"]}
             return watch.follow(started, cell_seconds, part_seconds)
         finally:
-            self.kill(proc)
-            proc.wait()
+            child.kill()
+            child.wait()
             watch.close()
             writer.join(timeout=5)
 
 
-def _write_all(fd: int, first: dict[str, Any], parts_ready: queue.Queue[Any]) -> None:
-    """The grader's side of the protocol: the runner's source, the cells, then the parts."""
+@dataclass
+class Child:
+    """A started child, as the grader holds it: the file descriptors of its two channels (the
+    grader writes frames to ``to_child`` and reads events from ``events``), its own stdout and
+    stderr (``stream``), and how to kill it, wait for it (``wait(timeout)``: its status, or
+    :class:`subprocess.TimeoutExpired`) and read its status (``ending``). ``needs_source``: the
+    child still has to be sent the runner's source (a warm worker's child already has it)."""
+
+    to_child: int
+    events: int
+    stream: Any
+    kill: Callable[[], None]
+    wait: Callable[..., int]
+    ending: Callable[[int], tuple[End, int]]
+    needs_source: bool = True
+
+
+def _write_all(fd: int, first: dict[str, Any], parts_ready: queue.Queue[Any], source: bool = True) -> None:
+    """The grader's side of the protocol: the runner's source (``source``), the cells, then
+    the parts."""
     try:
         with os.fdopen(fd, "wb", buffering=0) as f:
-            f.write(len(RUNNER_SOURCE).to_bytes(4, "big") + RUNNER_SOURCE)
+            if source:
+                f.write(len(RUNNER_SOURCE).to_bytes(4, "big") + RUNNER_SOURCE)
             runner.write_frame(f.fileno(), first, tag=b"J")
             parts = parts_ready.get()
             if parts is not None:
@@ -212,14 +255,13 @@ def _write_all(fd: int, first: dict[str, Any], parts_ready: queue.Queue[Any]) ->
 class _Watcher:
     """Reads the child's events and output on two threads; the caller's thread keeps time."""
 
-    def __init__(self, sandbox: Sandbox, proc: subprocess.Popen[bytes], events_fd: int, limits: Limits) -> None:
-        self.sandbox = sandbox
-        self.proc = proc
+    def __init__(self, child: Child, limits: Limits) -> None:
+        self.child = child
         self.limits = limits
         self.queue: queue.Queue[tuple[str, Any, float]] = queue.Queue()
         self.parts_ready: queue.Queue[Any] = queue.Queue()
         self.head = bytearray()
-        self.events_file = os.fdopen(events_fd, "rb")
+        self.events_file = os.fdopen(child.events, "rb")
         self.threads = [
             threading.Thread(target=self._read_events, daemon=True),
             threading.Thread(target=self._read_stream, daemon=True),
@@ -242,8 +284,7 @@ class _Watcher:
 
     def _read_stream(self) -> None:
         total, limit = 0, self.limits.stream_bytes
-        assert self.proc.stdout is not None
-        while chunk := self.proc.stdout.read1(1 << 16):
+        while chunk := self.child.stream.read1(1 << 16):
             if len(self.head) < 4000:
                 self.head += chunk[: 4000 - len(self.head)]
             total += len(chunk)
@@ -260,7 +301,7 @@ class _Watcher:
         ready = False
 
         def stop(end: End) -> Attempt:
-            self.sandbox.kill(self.proc)
+            self.child.kill()
             return Attempt(events, end, during, None, self.head.decode("utf-8", "replace"))
 
         while True:
@@ -288,13 +329,13 @@ class _Watcher:
                 deadline = at + grace  # the harness itself, between two cells or parts
             elif name == "done":
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(timeout=grace)
+                    self.child.wait(timeout=grace)
                 return Attempt(events, End.FINISHED, None, 0, self.head.decode("utf-8", "replace"))
 
     def _ended(self, events: list[dict[str, Any]], during: str | None, ready: bool) -> Attempt:
         """The child closed its end before it was done: collect its exit status."""
         try:
-            status = self.proc.wait(timeout=self.limits.grace_seconds)
+            status = self.child.wait(timeout=self.limits.grace_seconds)
         except subprocess.TimeoutExpired:
             status = None
         head = self.head.decode("utf-8", "replace")
@@ -302,13 +343,13 @@ class _Watcher:
             return Attempt(events, End.STARTUP, during, status, head)
         if status is None:
             return Attempt(events, End.EXITED, during, None, head)
-        end, code = self.sandbox.ending(status)
+        end, code = self.child.ending(status)
         return Attempt(events, end, during, code, head)
 
     def close(self) -> None:
         for t in self.threads:
             t.join(timeout=5)
-        for f in (self.events_file, self.proc.stdout):
+        for f in (self.events_file, self.child.stream):
             with contextlib.suppress(Exception):
                 f.close()  # type: ignore[union-attr]
 

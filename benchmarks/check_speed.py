@@ -47,9 +47,9 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def _timed(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+def _timed(argv: list[str], cwd: Path, timeout: float = 900) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
     return time.perf_counter() - start, proc
 
 

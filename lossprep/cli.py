@@ -20,6 +20,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "grade an exercise notebook in the sandbox against the hidden tests (--json: one JSON object); "
         "in the student edition, or with --visible, run its visible test cells",
     ),
+    "grade": (
+        "autograder.batch",
+        "grade every submission of an assignment into nbgrader's gradebook, in parallel, resumable (--scheduler: on Dask)",
+    ),
     "notebooks": (
         "lossprep.book.notebooks",
         "write the chapters as Jupyter notebooks for Colab and Binder (--check: only report stale ones)",
