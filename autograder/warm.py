@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import runner
-from autograder.sandbox import RUNNER_SOURCE, Bubblewrap, Child, Limits, Sandbox
+from autograder.sandbox import RUNNER_SOURCE, Bubblewrap, Child, Limits, Sandbox, sandbox_uid
 
 __all__ = ["Warm", "preload"]
 
@@ -112,7 +112,7 @@ class _Worker:
             f.write(len(RUNNER_SOURCE).to_bytes(4, "big") + RUNNER_SOURCE)
         first = {
             "preload": list(sandbox.preload),
-            "uid": base.settings(limits, sandbox.home).get("uid"),
+            "uid": sandbox.settings(limits, sandbox.home).get("uid"),
             "wipe": sandbox.wipe,
             "scope": "namespace" if isinstance(base, Bubblewrap) else "session",
         }
@@ -194,13 +194,20 @@ class Warm(Sandbox):
         self._home = None if isinstance(base, Bubblewrap) else tempfile.TemporaryDirectory(prefix="lossprep-warm-")
         self.home = Path(self._home.name) if self._home is not None else Path("/scratch")
         self.wipe = ["/scratch", "/tmp", "/dev/shm"] if isinstance(base, Bubblewrap) else [str(self.home)]
+        # One user id for this worker's children (a base that draws one per run, as root, would
+        # give each child another: the worker's clean-up, run as that id, must reach them all);
+        # another Warm, another id, so that one process limit is not shared by two workers.
+        self.uid = sandbox_uid()
         self.started = 0  # warm workers started so far
         self.cold = False  # True once a worker initialised CUDA before forking: children start afresh
         self._worker: _Worker | None = None
         self._lock = threading.Lock()
 
     def settings(self, limits: Limits, scratch: Path) -> dict[str, Any]:
-        return self.base.settings(limits, self.home)
+        settings = self.base.settings(limits, self.home)
+        if settings.get("uid") is not None:
+            settings["uid"] = self.uid
+        return settings
 
     def command(self, scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str] | None, str | None]:
         return self.base.command(self.home, limits)

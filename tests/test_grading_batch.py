@@ -85,6 +85,18 @@ NEIGHBOUR = [
 ]
 
 
+def test_a_warm_workers_children_share_one_user_id_and_two_workers_do_not() -> None:
+    """As root, bubblewrap draws a user id per run; a warm worker's children must all take the
+    worker's (its clean-up, run as that id, kills what they leave), and two workers grading side
+    by side must not share one (one process limit for both: a fork bomb would starve the other)."""
+    base = find_sandbox(require=True)
+    if base.settings(Limits(), Path("/scratch")).get("uid") is None:
+        pytest.skip("not root: the sandbox keeps this user's id")
+    one, two = Warm(base), Warm(base)
+    uids = {one.settings(Limits(), Path(f"/s{i}"))["uid"] for i in range(5)}
+    assert uids == {one.uid} and two.settings(Limits(), Path("/s"))["uid"] == two.uid != one.uid
+
+
 @pytest.fixture
 def warm() -> Iterator[Warm]:
     sandbox = Warm(find_sandbox(require=True))
