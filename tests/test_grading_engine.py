@@ -8,13 +8,15 @@ test_grading_attacks.py."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from grading_helpers import answers, edit_cell, fill, release, report_in_process, to_bytes
 
-from autograder import SOLUTIONS, assignment, runner
+from autograder import ROOT, SOLUTIONS, assignment, runner
 from autograder.checks import explain
 from autograder.engine import FLAG_OF, CheckError, Event, Flag, Incident, Report, grade, identify, read, restore
 from autograder.sandbox import Limits
@@ -226,3 +228,22 @@ def test_the_json_contract_keys(tmp_path: Path) -> None:
     for t in data["tests"]:
         assert set(t) == {"id", "score", "max_score", "message"} and ":" in t["id"]
     assert data["score"] == data["max_score"] == 9.0
+
+
+def test_grading_processes_skip_the_slow_optional_iri_checker() -> None:
+    """``autograder`` keeps jsonschema from importing rfc3987_syntax (1.5 s of grammar building
+    in every grading process); notebooks still validate, and a broken one is still refused."""
+    code = (
+        "import sys, autograder, nbformat\n"
+        "nb = nbformat.read('solutions/medical_loss/medical_loss.ipynb', as_version=4)\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['cell_type'] = 'nonsense'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused')\n"
+        "print(sys.modules.get('rfc3987_syntax', 'absent'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["refused", "None"]
