@@ -84,10 +84,12 @@ def _sandbox(unsafe: bool) -> Any:
     from autograder.sandbox import find_sandbox
     from autograder.warm import Warm
 
-    warm = getattr(_HERE, "unsafe" if unsafe else "safe", None)
+    base = find_sandbox(require=not unsafe)  # bubblewrap whenever it works, unsafe or not
+    key = "safe" if base.isolated else "unsafe"
+    warm = getattr(_HERE, key, None)
     if warm is None:
-        warm = Warm(find_sandbox(require=not unsafe))
-        setattr(_HERE, "unsafe" if unsafe else "safe", warm)
+        warm = Warm(base)
+        setattr(_HERE, key, warm)
     return warm
 
 
@@ -117,14 +119,30 @@ def grade_task(task: Task) -> Graded:
     return Graded(task.student, reports, time.monotonic() - started, where)
 
 
-def _worker_init() -> None:
+def _worker_init(prestart: bool = False) -> None:
     """A local worker process: it dies with the grading process (even killed with -9), and
-    leaves Ctrl-C to it."""
+    leaves Ctrl-C to it. ``prestart``: its sandbox's warm worker starts booting now (it imports
+    torch), while this process imports the engine and the grading process reads the course."""
     import ctypes
     import signal
 
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if prestart:
+        from autograder.sandbox import SandboxUnavailable
+
+        with contextlib.suppress(SandboxUnavailable):  # no bubblewrap: the first submission says so
+            _sandbox(False).prestart()
+    import torch
+
+    # The judges' tensors are small: one thread. Torch's default (one per core) makes every worker
+    # compete with the sandboxed children for all the cores, and its idle threads spin.
+    torch.set_num_threads(1)
+    import autograder.engine  # noqa: F401  (torch, while the warm worker boots)
+
+
+def _started() -> None:
+    """Nothing: submitted once per worker so that the pool starts them all now."""
 
 
 # ---------------------------------------------------------------- pools: local or Dask
@@ -133,13 +151,18 @@ def _worker_init() -> None:
 class _Local:
     """``jobs`` worker processes on this machine (spawned: nothing of this process is shared)."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, *, prestart: bool = False) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         self.jobs = jobs
-        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+        self.pool = ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init, initargs=(prestart,)
+        )
         self.where = f"{jobs} worker process{'es' if jobs > 1 else ''} here"
+        if prestart:  # one process per submit while none is idle: all of them start now
+            for _ in range(jobs):
+                self.pool.submit(_started)
 
     def submit(self, task: Task) -> Any:
         return self.pool.submit(grade_task, task)
@@ -152,7 +175,7 @@ class _Local:
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:  # stop now: the workers and their sandboxes go with them
-            for process in list(getattr(self.pool, "_processes", {}).values()):
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
                 with contextlib.suppress(Exception):
                     process.kill()
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
@@ -189,11 +212,15 @@ class _Dask:
 
 
 @contextlib.contextmanager
-def one_transaction(db_url: str) -> Iterator[Any]:
+def one_transaction(db: Any) -> Iterator[Any]:
     """One database transaction for everything nbgrader's pieces write while it is open: every
     ``Gradebook`` they open shares one SQLAlchemy connection, whose sessions join its
     transaction (their commits do not end it); it commits when the block ends, and rolls back
-    when it raises (Ctrl-C included). A kill in the middle leaves nothing of it in the file."""
+    when it raises (Ctrl-C included). A kill in the middle leaves nothing of it in the file.
+
+    ``db``: the database's URL, or an SQLAlchemy engine to reuse (its cache of compiled
+    statements then serves every transaction: nbgrader's queries are compiled once per run, not
+    once per submission)."""
     import nbgrader.api as api
     from sqlalchemy import create_engine
     from sqlalchemy.engine import Connection
@@ -202,7 +229,8 @@ def one_transaction(db_url: str) -> Iterator[Any]:
         def dispose(self) -> None:  # Gradebook.close() disposes its engine: here, the shared one stays
             pass
 
-    engine = create_engine(db_url, future=True)
+    owned = isinstance(db, str)
+    engine = create_engine(db, future=True) if owned else db
     try:
         with engine.connect() as conn:
             transaction = conn.begin()
@@ -220,7 +248,8 @@ def one_transaction(db_url: str) -> Iterator[Any]:
                 api.create_engine = original
                 conn.__class__ = Connection
     finally:
-        engine.dispose()
+        if owned:
+            engine.dispose()
 
 
 def _ensure_table(db_url: str) -> None:
@@ -276,6 +305,22 @@ class Course:
         self.cell_seconds = float(grading.get("cell_seconds", 30.0))
         self.part_seconds = float(grading.get("part_seconds", 60.0))
         self.unsafe = bool(grading.get("unsafe_without_sandbox", False))
+        self._engine: Any = None
+        _validate_metadata_with_one_validator()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> Any:
+        """The writer's one SQLAlchemy engine (one cache of compiled statements for the run)."""
+        if self._engine is None:
+            from sqlalchemy import create_engine
+
+            self._engine = create_engine(self.db_url, future=True)
+        return self._engine
 
     def check(self) -> str | None:
         """Why this course cannot be graded here, or ``None``."""
@@ -340,7 +385,7 @@ class Course:
 
         from autograder.nbgrader_ext import ApplyReport
 
-        with one_transaction(self.db_url) as conn:
+        with one_transaction(self.engine) as conn:
             self.coursedir.student_id = glob.escape(submission.student)
             converter = Autograde(coursedir=self.coursedir, parent=self.app)
             converter.force = True  # a resubmission, or a grading that never completed: replaced
@@ -413,6 +458,34 @@ class Course:
         return out
 
 
+def _validate_metadata_with_one_validator() -> None:
+    """nbgrader validates each cell's metadata with ``jsonschema.validate(meta, schema)``, which
+    checks the schema itself against the JSON Schema meta-schema first, for every cell: 90 % of
+    the validation's time, a tenth of the writer's. Here one validator per schema, checked once,
+    raises the same error (jsonschema's ``best_match``) for the same metadata."""
+    import types
+
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+
+    if getattr(common.jsonschema, "lossprep", False):
+        return
+    validators: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (the schema, kept alive; its validator)
+
+    def validate(instance: Any, schema: dict[str, Any]) -> None:
+        _, validator = validators.get(id(schema), (None, None))
+        if validator is None:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = cls(schema)
+            validators[id(schema)] = (schema, validator)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    common.jsonschema = types.SimpleNamespace(validate=validate, lossprep=True)
+
+
 def _is_grade_cells(pp: Any) -> bool:
     name = pp if isinstance(pp, str) else getattr(pp, "__name__", type(pp).__name__)
     return name.rpartition(".")[2] == "GradeCells"
@@ -469,6 +542,19 @@ def run(args: argparse.Namespace) -> int:
 
     if name not in assignment.names():
         return _fail(f"no assignment {name!r} (the course has {', '.join(assignment.names())})")
+    started = time.monotonic()
+    # The local workers start first: each one's sandbox boots (torch, ~3 s) while this process
+    # reads the course (nbgrader, ~1 s); on an early return they are stopped.
+    local = None if args.scheduler else _Local(args.jobs or os.cpu_count() or 1, prestart=True)
+    try:
+        return _run(args, local, started)
+    finally:
+        if local is not None:
+            local.close(cancel=True)  # a no-op after a normal end, which shut it down already
+
+
+def _run(args: argparse.Namespace, local: _Local | None, started: float) -> int:
+    name = args.assignment
     logfile = Path(f"grades-{name}.log").resolve()
     try:
         course = Course(name, logfile)
@@ -502,7 +588,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no submission of {name} in {course.coursedir.submitted_directory}/*/{name}/")
 
     try:
-        pool: _Local | _Dask = _Dask(args.scheduler) if args.scheduler else _Local(args.jobs or os.cpu_count() or 1)
+        pool: _Local | _Dask = local or _Dask(args.scheduler)
     except Exception as e:
         return _fail(f"cannot reach the workers: {type(e).__name__}: {e}")
     tasks = iter(
@@ -512,7 +598,8 @@ def run(args: argparse.Namespace) -> int:
     by_student = {s.student: s for s in todo}
     results: list[Graded] = []
     problems: list[tuple[str, str]] = []  # (student, why it was not written)
-    started = time.monotonic()
+    if args.scheduler:
+        started = time.monotonic()
     bar = _progress(len(todo), name, disabled=args.no_progress)
     interrupted = stopped = None
     pending: set[Any] = set()
@@ -563,8 +650,11 @@ def run(args: argparse.Namespace) -> int:
         interrupted = True
     finally:
         bar.close()
-        pool.close(cancel=bool(interrupted or stopped))
+        pool.close(
+            cancel=bool(interrupted or stopped or not todo)
+        )  # nothing to grade: no need to wait for the workers' start
     elapsed = time.monotonic() - started
+    course.close()
     rows = course.rows()
     _write_csv(csv_path, rows)
     try:

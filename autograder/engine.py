@@ -29,7 +29,6 @@ from typing import Any
 
 from autograder import ROOT, assignment
 from autograder.assignment import Assignment, Cell, grade_id, source_text
-from autograder.checks import explain
 from autograder.sandbox import Attempt, End, Limits, Sandbox, find_sandbox
 from autograder.spec import Call, Kind, Outcome, Verdict
 
@@ -544,6 +543,8 @@ def judge(
     a: Assignment, restored: Restored, seen: Observed, only: Iterable[str] | None = None
 ) -> dict[str, list[TestResult]]:
     """Every test of every part (``only``: these parts), judged here; part -> its results."""
+    from autograder.checks import explain  # torch: only where grading happens (the writer reads reports)
+
     results: dict[str, list[TestResult]] = {}
     for part in a.parts:
         if only is not None and part.grade_id not in set(only):

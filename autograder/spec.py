@@ -7,9 +7,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a tensor is met: the writer of `lossprep grade` never needs it
+    import torch
 
 __all__ = ["Call", "Outcome", "Test", "Verdict", "Kind", "MODES"]
 
@@ -63,6 +64,8 @@ class Outcome:
     def from_dict(cls, d: dict[str, Any]) -> Outcome:
         """An outcome as the sandbox sent it; anything but a plain tensor, a number or a string
         where one belongs is refused (:class:`TypeError`)."""
+        import torch
+
         value, grad, error = d.get("value"), d.get("grad"), d.get("error")
         if not (value is None or type(value) in (torch.Tensor, bool, int, float)):
             raise TypeError(f"a value of type {type(value).__name__}")
@@ -112,7 +115,7 @@ class Verdict:
         return f"{self.text} {self.where}".strip()
 
 
-Builder = Callable[[torch.Generator], list[Call]]
+Builder = Callable[["torch.Generator"], list[Call]]
 Judge = Callable[[list[Call], list[Outcome]], "Verdict | None"]
 
 

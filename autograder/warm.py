@@ -83,7 +83,7 @@ def _stop_all() -> None:
 class _Worker:
     """One warm worker process and its control socket."""
 
-    def __init__(self, sandbox: Warm, limits: Limits) -> None:
+    def __init__(self, sandbox: Warm, limits: Limits, *, wait: bool = True) -> None:
         base = sandbox.base
         ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         source_r, source_w = os.pipe()
@@ -100,6 +100,10 @@ class _Worker:
                 cwd=cwd,
                 start_new_session=True,
             )
+        except BaseException:
+            ctrl.close()
+            os.close(source_w)
+            raise
         finally:
             os.close(source_r)
             theirs.close()
@@ -117,12 +121,25 @@ class _Worker:
             "scope": "namespace" if isinstance(base, Bubblewrap) else "session",
         }
         self.ready = self.cuda = False
+        self.answered = False  # whether the worker's first answer (ready or not) was read
         try:
             self.ctrl.send(json.dumps(first).encode())
-            answer = self._answer(limits.startup_seconds)
-            self.ready, self.cuda = "ready" in answer, bool(answer.get("cuda"))
-        except (OSError, TimeoutError, ValueError):
-            self.ready = False
+        except OSError:
+            self.answered = True
+            return
+        if wait:
+            self.wait_ready(limits.startup_seconds)
+
+    def wait_ready(self, seconds: float) -> bool:
+        """Wait for the worker's first answer (once); whether it is ready for children."""
+        if not self.answered:
+            self.answered = True
+            try:
+                answer = self._answer(seconds)
+                self.ready, self.cuda = "ready" in answer, bool(answer.get("cuda"))
+            except (OSError, TimeoutError, ValueError):
+                self.ready = False
+        return self.ready
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
@@ -216,19 +233,33 @@ class Warm(Sandbox):
         with self._lock:
             return super().run(job, parts, limits, scratch)
 
+    def prestart(self, limits: Limits | None = None) -> None:
+        """Start the warm worker now, without waiting for it: it imports torch while this
+        process does something else; the first run waits for it to be ready."""
+        with self._lock, contextlib.suppress(OSError):  # it cannot start: the first run says why
+            if self._worker is None and not self.cold:
+                self._worker = _Worker(self, limits or Limits(), wait=False)
+                self.started += 1
+
     def start(self, scratch: Path, limits: Limits) -> Child:
         if self.cold:
             return self.base.start(scratch, limits)
         for _ in range(2):  # a worker that died since the last run is replaced once
             if self._worker is None:
-                self._worker = _Worker(self, limits)
+                try:
+                    self._worker = _Worker(self, limits, wait=False)
+                except OSError as e:  # bubblewrap itself would not run
+                    return self._failed(str(e), "the warm worker did not start")
                 self.started += 1
-                if not self._worker.ready:
+            if not self._worker.answered:  # a new worker, or one started ahead: its first answer
+                if not self._worker.wait_ready(limits.startup_seconds):
                     return self._failed(self._retire(), "the warm worker did not start")
                 if self._worker.cuda:  # its children could not use the GPU: cold children from now on
                     self._retire()
                     self.cold = True
                     return self.base.start(scratch, limits)
+            elif not self._worker.ready:  # its start failed before it could answer
+                return self._failed(self._retire(), "the warm worker did not start")
             try:
                 pid, (to_child, events, stream, pidfd) = self._worker.spawn()
             except (OSError, TimeoutError, ValueError):
