@@ -24,7 +24,7 @@ from autograder.spec import Call, Test
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Assignment", "Part", "Cell", "SEED", "names", "load", "from_release", "grade_id", "source_text"]
+__all__ = ["Assignment", "Part", "Cell", "SEED", "names", "load", "cells", "from_release", "grade_id", "source_text"]
 
 SEED = 20261123  # hidden-input seed; each test draws from its own stream, derived from it and its id
 
@@ -141,6 +141,17 @@ def load(name: str) -> Assignment:
     release = _read(EXERCISES / name / f"{name}.ipynb")
     cases = importlib.import_module(f"autograder.cases.{name}")
     return from_release(name, release, {grade_id(c): source_text(c) for c in source}, cases)
+
+
+@functools.cache
+def cells(name: str) -> Assignment:
+    """The assignment ``name`` as its notebooks tell it, without its hidden tests (no parts): what
+    its cells are and import, read without importing torch."""
+    if name not in names():
+        raise ValueError(f"Expected an assignment in {names()}, got {name!r}")
+    source = _read(SOLUTIONS / name / f"{name}.ipynb")
+    release = _read(EXERCISES / name / f"{name}.ipynb")
+    return from_release(name, release, {grade_id(c): source_text(c) for c in source}, None)
 
 
 def from_release(

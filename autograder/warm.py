@@ -59,7 +59,7 @@ def preload() -> tuple[str, ...]:
 
     found = {"torch._dynamo"}
     for name in assignment.names():
-        for cell in assignment.load(name).locked.values():
+        for cell in assignment.cells(name).locked.values():  # not load(): no torch before the worker starts
             if not cell.runs:
                 continue
             with contextlib.suppress(SyntaxError):
