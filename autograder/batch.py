@@ -1,5 +1,7 @@
-"""``lossprep grade NAME``: grade every submission of an assignment, in parallel, resumable,
-on this machine or on a Dask cluster, into nbgrader's gradebook.
+"""``lossprep grade NAME [NAME ...]``: grade every submission of one or more assignments, in
+parallel, resumable, on this machine or on a Dask cluster, into nbgrader's gradebook. Several
+assignments (names or globs: ``"*"``, as for ``nbgrader autograde``) share one pool of warm
+workers, so the sandboxes start once.
 
 Run from the course directory (where ``nbgrader_config.py`` is), after ``nbgrader
 generate_assignment NAME``. The steps:
@@ -75,6 +77,7 @@ class Graded:
     seconds: float = 0.0
     worker: str = ""
     error: str | None = None
+    assignment: str = ""
 
 
 _HERE = threading.local()  # this worker thread's warm sandbox
@@ -106,7 +109,12 @@ def grade_task(task: Task) -> Graded:
     try:
         sandbox = _sandbox(task.unsafe)
     except SandboxUnavailable as e:
-        return Graded(task.student, worker=where, error=f"{where}: {e}: batch grading runs only in the sandbox")
+        return Graded(
+            task.student,
+            worker=where,
+            error=f"{where}: {e}: batch grading runs only in the sandbox",
+            assignment=task.assignment,
+        )
     reports = {}
     for notebook, data in task.notebooks.items():
         try:
@@ -116,8 +124,8 @@ def grade_task(task: Task) -> Graded:
         except CheckError as e:
             reports[notebook] = ungraded(assignment.load(task.assignment), f"not graded: {e}")
         except GradingError as e:
-            return Graded(task.student, worker=where, error=f"{where}: {e}")
-    return Graded(task.student, reports, time.monotonic() - started, where)
+            return Graded(task.student, worker=where, error=f"{where}: {e}", assignment=task.assignment)
+    return Graded(task.student, reports, time.monotonic() - started, where, assignment=task.assignment)
 
 
 def _worker_init(prestart: bool = False) -> None:
@@ -293,17 +301,19 @@ class Course:
         self.app = AutogradeApp()
         self.app.initialize([name, f"--CourseDirectory.root={Path.cwd()}"])
         self.app.coursedir.assignment_id = name
-        for handler in list(self.app.log.handlers):  # nbgrader's log goes to the file, the bar to the screen
-            self.app.log.removeHandler(handler)
         self.logfile = logfile
+        # nbgrader's log goes to the file, the bar to the screen. Every assignment's app logs to
+        # one logger (named after its class): one handler, the same file, for all of them.
         file_handler = logging.FileHandler(logfile, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s] %(message)s"))
-        self.app.log.addHandler(file_handler)
-        self.app.log.setLevel(logging.INFO)
-        self.app.log.propagate = False
         logging.captureWarnings(True)  # nbgrader's own SQLAlchemy warnings (stock autograde prints them too)
-        logging.getLogger("py.warnings").addHandler(file_handler)
-        logging.getLogger("py.warnings").propagate = False
+        for logger in (self.app.log, logging.getLogger("py.warnings")):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+                handler.close()
+            logger.addHandler(file_handler)
+            logger.propagate = False
+        self.app.log.setLevel(logging.INFO)
         self.coursedir = self.app.coursedir
         self.root = Path(self.coursedir.root).resolve()
         self.db_url = self.coursedir.db_url
@@ -502,7 +512,11 @@ def _is_grade_cells(pp: Any) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignment", help="the assignment to grade (a folder of solutions/)")
+    parser.add_argument(
+        "assignment",
+        nargs="+",
+        help='the assignments to grade: names or globs ("*": all of them, as for nbgrader autograde)',
+    )
     parser.add_argument(
         "--jobs", type=int, default=None, help="worker processes on this machine (default: one per core)"
     )
@@ -539,99 +553,141 @@ def _fail(message: str) -> int:
     return 2
 
 
+def assignments_of(patterns: list[str]) -> list[str]:
+    """The assignments the command names, in the course's order: names or globs (``"*"``: all,
+    as for ``nbgrader autograde``). ``ValueError`` names a pattern that matches none."""
+    import fnmatch
+
+    from autograder import assignment
+
+    known = assignment.names()
+    chosen: set[str] = set()
+    for pattern in patterns:
+        matched = fnmatch.filter(known, pattern)
+        if not matched:
+            raise ValueError(f"no assignment {pattern!r} (the course has {', '.join(known)})")
+        chosen.update(matched)
+    return [n for n in known if n in chosen]
+
+
 def run(args: argparse.Namespace) -> int:
-    name = args.assignment
+    patterns = args.assignment if isinstance(args.assignment, list) else [args.assignment]
     if args.jobs is not None and args.jobs < 1:
         return _fail(f"--jobs must be at least 1, got {args.jobs}")
     if not Path("nbgrader_config.py").is_file():
         return _fail("no nbgrader_config.py here: run it from the course directory")
-    from autograder import assignment
-
-    if name not in assignment.names():
-        return _fail(f"no assignment {name!r} (the course has {', '.join(assignment.names())})")
+    try:
+        names = assignments_of(patterns)
+    except ValueError as e:
+        return _fail(str(e))
+    args.explicit = set(patterns)  # named, not only matched by a glob: a problem with it is an error
+    if args.csv is not None and len(names) > 1:
+        return _fail(f"--csv names one file: grade one assignment with it, not {len(names)}")
     started = time.monotonic()
     # The local workers start first: each one's sandbox boots (torch, ~3 s) while this process
     # reads the course (nbgrader, ~1 s); on an early return they are stopped.
     local = None if args.scheduler else _Local(args.jobs or os.cpu_count() or 1, prestart=True)
     try:
-        return _run(args, local, started)
+        return _run(args, names, local, started)
     finally:
         if local is not None:
             local.close(cancel=True)  # a no-op after a normal end, which shut it down already
 
 
-def _run(args: argparse.Namespace, local: _Local | None, started: float) -> int:
-    name = args.assignment
-    logfile = Path(f"grades-{name}.log").resolve()
-    try:
-        course = Course(name, logfile)
-        problem = course.check()
-    except Exception as e:  # nbgrader's configuration or database: one line, no traceback
-        return _fail(f"cannot open the course: {type(e).__name__}: {e}")
-    if problem:
-        return _fail(problem)
+@dataclass
+class _Plan:
+    """One assignment of the command: its course, what to grade, what was skipped."""
+
+    course: Course
+    todo: list[Submission]
+    skipped: int
+    csv_path: Path
+    results: list[Graded] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (student, why it was not written)
+
+
+def _run(args: argparse.Namespace, names: list[str], local: _Local | None, started: float) -> int:
     from autograder.nbgrader_ext import protected_paths
     from autograder.sandbox import Limits, SandboxUnavailable, find_sandbox
 
-    unsafe = args.unsafe_without_sandbox or course.unsafe
-    if not args.scheduler:  # on a cluster the workers check for themselves
+    logfile = Path(f"grades-{'+'.join(names)}.log").resolve()  # nbgrader forbids + in assignment names
+    plans: dict[str, _Plan] = {}
+    tasks: list[Task] = []
+    for name in names:
         try:
-            find_sandbox(require=not unsafe)
-        except SandboxUnavailable as e:
-            return _fail(
-                f"{e}: batch grading runs only in the sandbox. Install bubblewrap, or accept the risk with "
-                "--unsafe-without-sandbox"
-            )
-    seconds = (course.cell_seconds, course.part_seconds) if args.timeout is None else (args.timeout,) * 2
-    limits = Limits(cell_seconds=seconds[0], part_seconds=seconds[1])
-    protected = tuple(str(p) for p in protected_paths(course.coursedir))
-    _ensure_table(course.db_url)
-    submissions = course.submissions()
-    done = {} if args.force else course.done()
-    todo = [s for s in submissions if done.get(s.student) != s.digest]
-    skipped = len(submissions) - len(todo)
-    csv_path = args.csv or Path(f"grades-{name}.csv")
-    if not submissions:
-        return _fail(f"no submission of {name} in {course.coursedir.submitted_directory}/*/{name}/")
+            course = Course(name, logfile)
+            problem = course.check()
+        except Exception as e:  # nbgrader's configuration or database: one line, no traceback
+            return _fail(f"cannot open the course: {type(e).__name__}: {e}")
+        if problem:
+            if name in args.explicit:
+                return _fail(problem)
+            continue  # "*" means the assignments handed out and handed in, as for nbgrader autograde
+        unsafe = args.unsafe_without_sandbox or course.unsafe
+        if not args.scheduler:  # on a cluster the workers check for themselves
+            try:
+                find_sandbox(require=not unsafe)
+            except SandboxUnavailable as e:
+                return _fail(
+                    f"{e}: batch grading runs only in the sandbox. Install bubblewrap, or accept the risk with "
+                    "--unsafe-without-sandbox"
+                )
+        seconds = (course.cell_seconds, course.part_seconds) if args.timeout is None else (args.timeout,) * 2
+        limits = Limits(cell_seconds=seconds[0], part_seconds=seconds[1])
+        protected = tuple(str(p) for p in protected_paths(course.coursedir))
+        _ensure_table(course.db_url)
+        submissions = course.submissions()
+        if not submissions:
+            if name in args.explicit:
+                return _fail(f"no submission of {name} in {course.coursedir.submitted_directory}/*/{name}/")
+            continue
+        done = {} if args.force else course.done()
+        todo = [s for s in submissions if done.get(s.student) != s.digest]
+        plans[name] = _Plan(course, todo, len(submissions) - len(todo), args.csv or Path(f"grades-{name}.csv"))
+        tasks += [
+            Task(s.student, name, {n: p.read_bytes() for n, p in s.notebooks.items()}, limits, protected, unsafe)
+            for s in todo
+        ]
 
+    if not plans:
+        return _fail(f"no submission of {' or '.join(map(repr, sorted(args.explicit)))} to grade in this course")
     try:
         pool: _Local | _Dask = local or _Dask(args.scheduler)
     except Exception as e:
         return _fail(f"cannot reach the workers: {type(e).__name__}: {e}")
-    tasks = iter(
-        Task(s.student, name, {n: p.read_bytes() for n, p in s.notebooks.items()}, limits, protected, unsafe)
-        for s in todo
-    )
-    by_student = {s.student: s for s in todo}
-    results: list[Graded] = []
-    problems: list[tuple[str, str]] = []  # (student, why it was not written)
+    queue = iter(tasks)
+    by_key = {(name, s.student): s for name, plan in plans.items() for s in plan.todo}
     if args.scheduler:
         started = time.monotonic()
-    bar = _progress(len(todo), name, disabled=args.no_progress)
+    bar = _progress(len(tasks), ", ".join(names), disabled=args.no_progress)
     interrupted = stopped = None
     pending: set[Any] = set()
-    owner: dict[Any, str] = {}  # future -> student
+    owner: dict[Any, tuple[str, str]] = {}  # future -> (assignment, student)
     writing = 0.0  # seconds spent writing the gradebook
 
     def submit(task: Task) -> None:
         future = pool.submit(task)
-        owner[future] = task.student
+        owner[future] = (task.assignment, task.student)
         pending.add(future)
 
+    def graded_so_far() -> tuple[list[Graded], list[tuple[str, str]]]:
+        return [g for p in plans.values() for g in p.results], [x for p in plans.values() for x in p.problems]
+
     try:
-        for task in _take(tasks, 2 * pool.jobs):
+        for task in _take(queue, 2 * pool.jobs):
             submit(task)
         while pending:
             done_now, pending = pool.wait(pending)
             for future in done_now:
-                student = owner.pop(future)
+                name, student = owner.pop(future)
+                plan = plans[name]
                 try:
                     graded: Graded = future.result()
                 except BrokenProcessPool as e:  # a worker process died (killed from outside, out of memory)
                     stopped = f"a worker process died ({e})"
                     break
                 except Exception as e:  # a Dask worker lost, ...: this submission only
-                    problems.append((student, f"its worker failed: {type(e).__name__}: {e}"))
+                    plan.problems.append((student, f"its worker failed: {type(e).__name__}: {e}"))
                     bar.update(1)
                     continue
                 if graded.error:  # the sandbox did not start: every other submission would fail the same way
@@ -639,17 +695,18 @@ def _run(args: argparse.Namespace, local: _Local | None, started: float) -> int:
                     break
                 before = time.monotonic()
                 try:
-                    course.write(by_student[graded.student], graded)
-                    results.append(graded)
+                    plan.course.write(by_key[(name, student)], graded)
+                    plan.results.append(graded)
                 except Exception as e:
-                    problems.append((graded.student, f"{type(e).__name__}: {e}"))
+                    plan.problems.append((student, f"{type(e).__name__}: {e}"))
                 writing += time.monotonic() - before
                 bar.update(1)
                 minutes = (time.monotonic() - started) / 60
+                results, problems = graded_so_far()
                 bar.set_postfix_str(
                     f"{len(results) / max(minutes, 1e-9):.0f}/min, {_failures(results, problems)} failed", refresh=False
                 )
-                for task in _take(tasks, 1):
+                for task in _take(queue, 1):
                     submit(task)
             if stopped:
                 break
@@ -657,19 +714,30 @@ def _run(args: argparse.Namespace, local: _Local | None, started: float) -> int:
         interrupted = True
     finally:
         bar.close()
-        pool.close(
-            cancel=bool(interrupted or stopped or not todo)
-        )  # nothing to grade: no need to wait for the workers' start
+        # nothing to grade: no need to wait for the workers' start
+        pool.close(cancel=bool(interrupted or stopped or not tasks))
     elapsed = time.monotonic() - started
-    course.close()
-    rows = course.rows()
-    _write_csv(csv_path, rows)
+    results, problems = graded_so_far()
+    where = f"{pool.where}; writing the gradebook {writing:.1f} s"
+    out = []
+    if len(plans) > 1:
+        rate = len(results) / (elapsed / 60) if elapsed > 0 and results else 0.0
+        out.append(
+            f"{len(plans)} assignments: graded {len(results)} submission{'s' if len(results) != 1 else ''} in "
+            f"{elapsed:.1f} s ({rate:.1f} per minute, {where}); "
+            f"{sum(p.skipped for p in plans.values())} already graded, skipped"
+        )
+    for name, plan in plans.items():
+        plan.course.close()
+        rows = plan.course.rows()
+        _write_csv(plan.csv_path, rows)
+        timing = (elapsed, where) if len(plans) == 1 else None
+        out.append(_summary(name, plan.results, plan.problems, rows, plan.skipped, timing, plan.course, plan.csv_path))
     try:
-        where = f"{pool.where}; writing the gradebook {writing:.1f} s"
-        print(_summary(name, results, problems, rows, skipped, elapsed, where, course, csv_path), flush=True)
+        print("\n\n".join(out), flush=True)
     except BrokenPipeError:  # `lossprep grade NAME | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    left = len(todo) - len(results) - len(problems)
+    left = len(tasks) - len(results) - len(problems)
     if interrupted or stopped:
         why = "interrupted" if interrupted else f"stopped: {stopped}"
         print(
@@ -745,16 +813,16 @@ def _summary(
     problems: list[tuple[str, str]],
     rows: list[dict[str, Any]],
     skipped: int,
-    elapsed: float,
-    where: str,
+    timing: tuple[float, str] | None,
     course: Course,
     csv_path: Path,
 ) -> str:
-    rate = len(results) / (elapsed / 60) if elapsed > 0 and results else 0.0
-    lines = [
-        f"{name}: graded {len(results)} submission{'s' if len(results) != 1 else ''} in {elapsed:.1f} s "
-        f"({rate:.1f} per minute, {where}); {skipped} already graded, skipped"
-    ]
+    graded = f"{name}: graded {len(results)} submission{'s' if len(results) != 1 else ''}"
+    if timing is not None:  # one assignment: its time (several: the command's, said once above)
+        elapsed, where = timing
+        rate = len(results) / (elapsed / 60) if elapsed > 0 and results else 0.0
+        graded += f" in {elapsed:.1f} s ({rate:.1f} per minute, {where})"
+    lines = [f"{graded}; {skipped} already graded, skipped"]
     reports = [(g.student, r) for g in results for r in g.reports.values()]
     if reports:
         scores = [r.score for _, r in reports]

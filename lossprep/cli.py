@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "grade": (
         "autograder.batch",
-        "grade every submission of an assignment into nbgrader's gradebook, in parallel, resumable (--scheduler: on Dask)",
+        "grade every submission of one or more assignments into nbgrader's gradebook, in parallel, resumable (--scheduler: on Dask)",
     ),
     "notebooks": (
         "lossprep.book.notebooks",

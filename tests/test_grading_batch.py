@@ -246,11 +246,16 @@ def _sol(nb: nbformat.NotebookNode) -> str:
     return cell.source
 
 
-def _course(tmp: Path) -> Path:
+def _course(tmp: Path, also: tuple[str, ...] = ()) -> Path:
+    """The class of medical_loss (``also``: these assignments too, the solution handed in by
+    alice and the release by bob)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    course = make_course(tmp, [NAME])
-    run_nbgrader(["generate_assignment", NAME, "--force"], course)
+    course = make_course(tmp, [NAME, *also])
+    for name in (NAME, *also):
+        run_nbgrader(["generate_assignment", name, "--force"], course)
     hand_in(course, NAME, _class())
+    for name in also:
+        hand_in(course, name, {"alice": SOLUTIONS / name / f"{name}.ipynb", "bob": None})
     for student, stamp in (("alice", "2026-11-30 10:00:00.000000 UTC"), ("heidi", "2026-12-09 10:00:00.000000 UTC")):
         (course / "submitted" / student / NAME / "timestamp.txt").write_text(stamp)
     from nbgrader.api import Gradebook
@@ -351,6 +356,46 @@ def test_parallel_grading_writes_the_gradebook_sequential_nbgrader_autograde_wri
     one = _course(tmp_path / "one")
     _grade(one, "--jobs", "1")
     assert _gradebook(one) == reference
+
+
+@pytest.mark.slow
+def test_several_assignments_in_one_command_share_the_workers_and_write_each_gradebook(
+    tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    """``lossprep grade "*"`` (as ``nbgrader autograde "*"``): every assignment handed out and
+    handed in, in one pool of warm workers, each written as its own command would write it; a
+    summary per assignment and one for the command; an assignment named outright must exist."""
+    other = "ranking_loss"
+    course = _course(tmp_path / "both", also=(other,))
+    proc = subprocess.run(
+        [str(LOSSPREP), "grade", "*", "--no-progress"],
+        cwd=course,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 assignments: graded 10 submissions in" in proc.stdout
+    assert f"{NAME}: graded 8 submissions; 0 already graded" in proc.stdout
+    assert f"{other}: graded 2 submissions; 0 already graded" in proc.stdout
+    assert _gradebook(course) == reference
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "lossprep") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions(other)}
+    assert scores == {"alice": sum(part.points for part in assignment.load(other).parts), "bob": 0}
+    assert (course / f"grades-{other}.csv").read_text(encoding="utf-8").count("\n") == 3
+    assert (course / f"grades-{NAME}+multilabel_fix+{other}.log").is_file()
+    again = subprocess.run(
+        [str(LOSSPREP), "grade", other, "multilabel_fix", "--no-progress"],
+        cwd=course,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 2 and "no assignment 'multilabel_fix' in the gradebook" in again.stderr
 
 
 @pytest.mark.slow
